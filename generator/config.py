@@ -1,0 +1,103 @@
+"""content/site.toml -> SiteConfig.
+
+Every key is known here; an unknown one is an error naming the key and its
+line, because a typo in a config file should never be silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class GenerationDefaults:
+    """The seed's hand-found parameters, overridable in [generation]."""
+
+    model: str = "124M"
+    recipe: str = "fast"
+    samples: int = 10
+    temperature: float = 0.8
+    top_k: int = 30
+    length: int = 100
+    seed: int = 2019
+    finetune_steps: int = 1
+    learning_rate: float = 1e-4
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "Verbosified Space Rovers"
+    subtitle: str = ""
+    author: str = ""
+    statement: str = ""
+    base_url: str = ""
+    cname: str = ""
+    language: str = "en"
+    passage_size: int = 3
+    sentence_splitter: str = "builtin"
+    generation: GenerationDefaults = field(default_factory=GenerationDefaults)
+
+    @property
+    def absolute_base(self) -> str:
+        """base_url with exactly one trailing slash, or '' when unset."""
+        return self.base_url.rstrip("/") + "/" if self.base_url else ""
+
+
+_SPLITTERS = ("builtin", "nltk-data")
+_RECIPES = ("fast", "seed")
+
+
+def _line_of(text: str, key: str) -> int | None:
+    m = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.MULTILINE)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _typed(cls: type, table: dict[str, Any], path: Path, text: str, prefix: str = "") -> dict[str, Any]:
+    known = {f.name: f for f in fields(cls)}
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known or key == "generation":
+            raise InputError(path, f"unknown key '{prefix}{key}' (known: {', '.join(sorted(k for k in known if k != 'generation'))})", _line_of(text, key))
+        expected = type(getattr(cls(), key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+            raise InputError(path, f"'{prefix}{key}' must be {expected.__name__}, got {value!r}", _line_of(text, key))
+        out[key] = value
+    return out
+
+
+def load_config(path: Path) -> SiteConfig:
+    """Read and validate site.toml. A missing file gives the defaults."""
+    if not path.exists():
+        return SiteConfig()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise InputError(path, f"invalid TOML: {exc}", int(m.group(1)) if m else None) from None
+    gen = data.pop("generation", {})
+    if not isinstance(gen, dict):
+        raise InputError(path, "'generation' must be a table", _line_of(text, "generation"))
+    site = _typed(SiteConfig, data, path, text)
+    generation = GenerationDefaults(**_typed(GenerationDefaults, gen, path, text, "generation."))
+    config = SiteConfig(**site, generation=generation)
+    if config.passage_size < 1:
+        raise InputError(path, "passage_size must be at least 1", _line_of(text, "passage_size"))
+    if config.sentence_splitter not in _SPLITTERS:
+        raise InputError(path, f"sentence_splitter must be one of {_SPLITTERS}", _line_of(text, "sentence_splitter"))
+    if generation.recipe not in _RECIPES:
+        raise InputError(path, f"generation.recipe must be one of {_RECIPES}", _line_of(text, "recipe"))
+    if config.base_url and not re.match(r"https?://", config.base_url):
+        raise InputError(path, "base_url must start with http:// or https://", _line_of(text, "base_url"))
+    return config

@@ -1,0 +1,251 @@
+"""Essay files -> Essay: meta-data header, Markdown body, prose paragraphs cut into passages.
+
+An essay is Markdown with a Python-Markdown meta-data header::
+
+    Title: On Rovers
+    Author: Someone
+    Date: 2026-11-27
+    Summary: One line for the landing page.
+    Order: 1
+
+Only top-level prose paragraphs are verbosified. They are found inside
+Python-Markdown's own tree (so lists, quotes, code, tables, raw HTML and lone
+images are whatever Markdown says they are) and split into sentences *before*
+inline Markdown runs, so each passage keeps its emphasis and links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import unicodedata
+import xml.etree.ElementTree as etree
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..fsutil import digest
+from .sentences import split_sentences
+
+META_KEYS = ("title", "author", "date", "summary", "order")
+_META_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.*)$")
+_WORD = re.compile(r"\w+(?:[-'’.]\w+)*")
+_LONE_IMAGE = re.compile(r"^!\[[^\]]*\]\([^)]*\)$")
+_PASSAGE_P = re.compile(r'<p data-vsr="(\d+)">(.*?)</p>', re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def normalize(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def passage_key(text: str) -> str:
+    """Stable identity of a passage: a hash of its normalized text."""
+    return digest(normalize(text), 12)
+
+
+@dataclass(frozen=True)
+class Passage:
+    key: str
+    index: int  # position among the essay's passages
+    paragraph: int  # which prose paragraph it belongs to
+    text: str  # plain text: the prompt
+    html: str  # the essay's own inline Markdown, rendered (trusted)
+
+    @property
+    def words(self) -> int:
+        return count_words(self.text)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of the essay body: a prose paragraph (passages) or other HTML."""
+
+    passages: tuple[Passage, ...] = ()
+    html: str = ""
+
+    @property
+    def is_prose(self) -> bool:
+        return bool(self.passages)
+
+
+@dataclass(frozen=True)
+class Essay:
+    slug: str
+    path: Path
+    title: str
+    author: str
+    date: dt.date | None
+    summary: str
+    order: int
+    blocks: tuple[Block, ...]
+
+    @property
+    def passages(self) -> list[Passage]:
+        return [p for b in self.blocks for p in b.passages]
+
+    @property
+    def words(self) -> int:
+        return sum(p.words for p in self.passages)
+
+
+def read_essay_source(path: Path) -> tuple[dict[str, tuple[str, int]], str, int]:
+    """Decode and cut off the meta-data header: (meta, body, body's first line)."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(path, f"not valid UTF-8 ({exc.reason}); save the file as UTF-8", line) from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    lines = text.split("\n")
+    meta: dict[str, tuple[str, int]] = {}
+    i = 0
+    fenced = bool(lines) and lines[0].strip() == "---"
+    if fenced:
+        i = 1
+    elif not lines or not _META_LINE.match(lines[0]):
+        raise InputError(path, "missing meta-data header: the file must start with 'Title: ...'", 1)
+    last = None
+    while i < len(lines):
+        line = lines[i]
+        if fenced and line.strip() in ("---", "..."):
+            i += 1
+            break
+        if not line.strip():
+            if fenced:
+                raise InputError(path, "blank line inside the '---' meta-data header", i + 1)
+            break
+        m = _META_LINE.match(line)
+        if m:
+            last = m.group(1).lower()
+            if last not in META_KEYS:
+                raise InputError(path, f"unknown meta-data key '{m.group(1)}' (known: {', '.join(k.title() for k in META_KEYS)})", i + 1)
+            if last in meta:
+                raise InputError(path, f"meta-data key '{m.group(1)}' given twice", i + 1)
+            meta[last] = (m.group(2).strip(), i + 1)
+        elif last and (line.startswith("    ") or line.startswith("\t")):
+            value, at = meta[last]
+            meta[last] = (f"{value} {line.strip()}".strip(), at)
+        else:
+            raise InputError(path, f"malformed meta-data line {line.strip()!r} (expected 'Key: value')", i + 1)
+        i += 1
+    else:
+        if fenced:
+            raise InputError(path, "meta-data header opened with '---' is never closed", 1)
+    return meta, "\n".join(lines[i:]), i + 1
+
+
+def _prose_extension(splitter: str, passage_size: int):
+    """A Markdown extension that turns each top-level prose <p> into one <p data-vsr=N> per passage."""
+    from markdown.extensions import Extension
+    from markdown.treeprocessors import Treeprocessor
+    from markdown.util import HTML_PLACEHOLDER_RE
+
+    class ProseSplitter(Treeprocessor):
+        def run(self, root: etree.Element) -> None:
+            self.passages: list[tuple[int, str]] = []  # (paragraph, markdown source)
+            paragraph = 0
+            for el in list(root):
+                source = (el.text or "").strip()
+                if el.tag != "p" or len(el) or not source:
+                    continue
+                if HTML_PLACEHOLDER_RE.fullmatch(source) or _LONE_IMAGE.match(source):
+                    continue
+                sentences = split_sentences(source, splitter)
+                chunks = [" ".join(sentences[k : k + passage_size]) for k in range(0, len(sentences), passage_size)]
+                at = list(root).index(el)
+                root.remove(el)
+                for offset, chunk in enumerate(chunks):
+                    p = etree.Element("p", {"data-vsr": str(len(self.passages))})
+                    p.text = chunk
+                    root.insert(at + offset, p)
+                    self.passages.append((paragraph, chunk))
+                paragraph += 1
+
+    class ProseExtension(Extension):
+        def extendMarkdown(self, md) -> None:
+            self.processor = ProseSplitter(md)
+            md.treeprocessors.register(self.processor, "vsr-prose", 25)  # before 'inline' (20)
+
+    return ProseExtension()
+
+
+def _plain(inline_html: str) -> str:
+    return normalize(html.unescape(_TAG.sub("", inline_html)))
+
+
+def parse_essay(path: Path, *, passage_size: int = 3, splitter: str = "builtin") -> Essay:
+    import markdown
+
+    meta, body, body_line = read_essay_source(path)
+    if "title" not in meta or not meta["title"][0]:
+        raise InputError(path, "meta-data header has no 'Title:'", 1)
+    if not body.strip():
+        raise InputError(path, "the essay has no text after its meta-data header", body_line)
+    date = None
+    if "date" in meta:
+        value, line = meta["date"]
+        try:
+            date = dt.date.fromisoformat(value)
+        except ValueError:
+            raise InputError(path, f"Date must be YYYY-MM-DD, got {value!r}", line) from None
+    order = 0
+    if "order" in meta:
+        value, line = meta["order"]
+        try:
+            order = int(value)
+        except ValueError:
+            raise InputError(path, f"Order must be a whole number, got {value!r}", line) from None
+
+    ext = _prose_extension(splitter, passage_size)
+    md = markdown.Markdown(extensions=[ext, "fenced_code", "tables"], output_format="html")
+    out = md.convert(body)
+    sources = ext.processor.passages
+
+    blocks: list[Block] = []
+    pending: list[Passage] = []
+    pos = 0
+    for m in _PASSAGE_P.finditer(out):
+        index = int(m.group(1))
+        paragraph = sources[index][0]
+        between = out[pos : m.start()].strip()
+        if pending and (between or pending[-1].paragraph != paragraph):
+            blocks.append(Block(passages=tuple(pending)))
+            pending = []
+        if between:
+            blocks.append(Block(html=between))
+        inline = m.group(2).strip()
+        text = _plain(inline)
+        pending.append(
+            Passage(
+                key=passage_key(text),
+                index=index,
+                paragraph=paragraph,
+                text=text,
+                html=inline,
+            )
+        )
+        pos = m.end()
+    if pending:
+        blocks.append(Block(passages=tuple(pending)))
+    tail = out[pos:].strip()
+    if tail:
+        blocks.append(Block(html=tail))
+    if not any(b.is_prose for b in blocks):
+        raise InputError(path, "the essay has no prose paragraphs to verbosify", body_line)
+    return Essay(
+        slug=path.stem,
+        path=path,
+        title=meta["title"][0],
+        author=meta.get("author", ("", 0))[0],
+        date=date,
+        summary=meta.get("summary", ("", 0))[0],
+        order=order,
+        blocks=tuple(blocks),
+    )

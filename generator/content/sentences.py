@@ -1,0 +1,150 @@
+"""Sentence splitting with NLTK's Punkt, offline.
+
+No ``nltk.download`` ever runs. The default ("builtin") splitter is Punkt with
+parameters that ship in this package: orthographic statistics learnt from the
+exhibit's essays (``punkt_params.json``, made by ``python -m
+generator.content.sentences train``) plus hand-kept lists of abbreviations and
+frequent sentence starters. Keeping the model fixed keeps passage keys stable:
+editing one essay never moves sentence boundaries in another. With
+``sentence_splitter = "nltk-data"`` in site.toml, NLTK's installed English
+Punkt data is used instead (and an error says so if it is not installed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import InputError
+
+PARAMS_FILE = Path(__file__).with_name("punkt_params.json")
+
+# Lower-cased, without the final period, as Punkt stores them.
+ABBREVIATIONS = frozenset(
+    """
+    dr mr mrs ms prof rev gen col lt sgt capt cmdr adm gov sen rep pres st mt ft jr sr
+    e.g i.e etc vs cf al approx ca est dept univ assn inc ltd co corp bros
+    fig figs eq eqs no nos vol vols pp ch sec ed eds p
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun
+    u.s u.k u.n e.u u.s.a u.s.s.r a.m p.m
+    yr yrs hr hrs min mins sec secs approx avg max
+    """.split()
+)
+
+SENTENCE_STARTERS = frozenset(
+    """
+    the a an it its this that these those they there then but and so yet
+    however meanwhile still we our i he she his her in on at for when while
+    if as after before because each every some most many no one what why how
+    """.split()
+)
+
+
+class Splitter(Protocol):
+    def split(self, text: str) -> list[str]: ...
+
+
+_LOWER_START = re.compile(r"""^[\"'“‘(\[]*[a-z]""")
+
+
+def _merge_lowercase_starts(sentences: list[str]) -> list[str]:
+    """Punkt always breaks after ?! even inside a quotation ("Why?" she asked.)
+    and after an unknown abbreviation; a 'sentence' that starts lower-case is
+    the tail of the one before it."""
+    out: list[str] = []
+    for s in sentences:
+        if out and _LOWER_START.match(s):
+            out[-1] = f"{out[-1]} {s}"
+        else:
+            out.append(s)
+    return out
+
+
+class PunktSplitter:
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+
+    def split(self, text: str) -> list[str]:
+        text = " ".join(text.split())
+        if not text:
+            return []
+        return _merge_lowercase_starts(self._tokenizer.tokenize(text))
+
+
+def _builtin_params():
+    from nltk.tokenize.punkt import PunktParameters
+
+    params = PunktParameters()
+    if PARAMS_FILE.exists():
+        data = json.loads(PARAMS_FILE.read_text("utf-8"))
+        params.abbrev_types = set(data["abbrev_types"])
+        params.collocations = {tuple(c) for c in data["collocations"]}
+        params.sent_starters = set(data["sent_starters"])
+        for word, flags in data["ortho_context"].items():
+            params.ortho_context[word] = flags
+    params.abbrev_types |= ABBREVIATIONS
+    params.sent_starters |= SENTENCE_STARTERS
+    return params
+
+
+@lru_cache(maxsize=None)
+def get_splitter(kind: str = "builtin") -> Splitter:
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+    if kind == "nltk-data":
+        import nltk
+
+        try:
+            nltk.data.find("tokenizers/punkt_tab/english/")
+        except LookupError:
+            raise InputError(None, "sentence_splitter = \"nltk-data\" needs NLTK's punkt_tab data installed; use \"builtin\" to work offline") from None
+        from nltk.tokenize import PunktTokenizer
+
+        return PunktSplitter(PunktTokenizer("english"))
+    return PunktSplitter(PunktSentenceTokenizer(_builtin_params()))
+
+
+def split_sentences(text: str, kind: str = "builtin") -> list[str]:
+    return get_splitter(kind).split(text)
+
+
+def train(texts: list[str]) -> dict:
+    """Learn Punkt parameters from plain texts (used to make punkt_params.json)."""
+    from nltk.tokenize.punkt import PunktTrainer
+
+    trainer = PunktTrainer()
+    trainer.INCLUDE_ALL_COLLOCS = False
+    for text in texts:
+        trainer.train(text, finalize=False)
+    trainer.finalize_training()
+    p = trainer.get_params()
+    # Abbreviations learnt from a few thousand words are unreliable ("ago." gave
+    # "go"): keep only the curated list, and learn the orthographic statistics.
+    return {
+        "abbrev_types": sorted(p.abbrev_types & ABBREVIATIONS),
+        "collocations": sorted(list(c) for c in p.collocations),
+        "sent_starters": sorted(p.sent_starters),
+        "ortho_context": dict(sorted(p.ortho_context.items())),
+    }
+
+
+def main(argv: list[str]) -> int:
+    """python -m generator.content.sentences train ESSAY.md ... (writes punkt_params.json)"""
+    if len(argv) < 2 or argv[0] != "train":
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    from .essays import read_essay_source
+
+    texts = [read_essay_source(Path(p))[1] for p in argv[1:]]
+    data = train(texts)
+    PARAMS_FILE.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", "utf-8")
+    print(f"wrote {PARAMS_FILE} ({len(data['ortho_context'])} words)")
+    return 0
+
+
+if __name__ == "__main__":  # python -m generator.content.sentences train ...
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Stage 3, picks: curation of generated sentences into the essay."""

@@ -1,0 +1,78 @@
+"""Samples -> candidate sentences, each with a stable reference.
+
+The seed's one allowed edit is kept and no other: a cut-off last sentence
+that is long enough to stand is closed with a period (and marked so);
+a shorter one is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..content.essays import count_words
+from ..content.sentences import split_sentences
+from ..samples.cache import Run
+
+MIN_CLOSABLE_WORDS = 6
+_ENDED = re.compile(r"""[.!?…]["'”’)\]]*$""")
+_ENDS_IN_WORD = re.compile(r"\w$")
+
+
+@dataclass(frozen=True)
+class PickRef:
+    """Points at one sentence of one sample of one run: "RUN:SAMPLE:SENTENCE"."""
+
+    run: str
+    sample: int
+    sentence: int
+
+    def __str__(self) -> str:
+        return f"{self.run}:{self.sample}:{self.sentence}"
+
+    @classmethod
+    def parse(cls, text: str) -> PickRef:
+        parts = text.strip().split(":")
+        if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or not parts[2].isdigit():
+            raise ValueError(f"pick {text!r} is not RUN:SAMPLE:SENTENCE")
+        return cls(parts[0], int(parts[1]), int(parts[2]))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    ref: PickRef
+    text: str
+    closed: bool = False  # a cut-off sentence we ended with a period
+
+    @property
+    def words(self) -> int:
+        return count_words(self.text)
+
+
+def sample_sentences(sample: str, splitter: str = "builtin") -> list[tuple[str, bool]]:
+    """A sample's sentences as (text, closed). Nothing but the period is ever added."""
+    sentences = split_sentences(sample, splitter)
+    if sentences and not _ENDED.search(sentences[-1]):
+        last = sentences.pop()
+        if count_words(last) >= MIN_CLOSABLE_WORDS and _ENDS_IN_WORD.search(last):
+            sentences.append(last + ".")
+            return [(s, False) for s in sentences[:-1]] + [(sentences[-1], True)]
+    return [(s, False) for s in sentences]
+
+
+def run_candidates(run: Run, splitter: str = "builtin") -> list[Candidate]:
+    out = []
+    for i, sample in enumerate(run.samples):
+        for j, (text, closed) in enumerate(sample_sentences(sample, splitter)):
+            out.append(Candidate(PickRef(run.id, i, j), text, closed))
+    return out
+
+
+def resolve_ref(run: Run, ref: PickRef, splitter: str = "builtin") -> Candidate | None:
+    if ref.sample >= len(run.samples):
+        return None
+    sentences = sample_sentences(run.samples[ref.sample], splitter)
+    if ref.sentence >= len(sentences):
+        return None
+    text, closed = sentences[ref.sentence]
+    return Candidate(ref, text, closed)

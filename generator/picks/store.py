@@ -1,0 +1,102 @@
+"""content/picks/<slug>.toml: the human-editable curation file.
+
+    [[passage]]
+    key = "3f2a9c1b0d4e"
+    # > The passage's first words ...
+    auto = true
+    picks = [
+      "r1a2b3c4d:4:0",  # preview of the picked sentence
+    ]
+
+Each pick is RUN:SAMPLE:SENTENCE into content/samples/<slug>.json. Entries
+with ``auto = true`` were chosen by ``python build.py pick``; any other entry
+is the artist's and auto-pick leaves it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..fsutil import atomic_write_text
+from .candidates import PickRef
+
+@dataclass
+class PassagePicks:
+    key: str
+    refs: list[PickRef] = field(default_factory=list)
+    auto: bool = False
+
+@dataclass
+class Picks:
+    slug: str
+    passages: dict[str, PassagePicks] = field(default_factory=dict)
+
+def _line_of(text: str, needle: str) -> int | None:
+    at = text.find(needle)
+    return text.count("\n", 0, at) + 1 if at >= 0 else None
+
+def parse_picks(text: str, slug: str, path: Path) -> tuple[Picks, list[str]]:
+    """Parse a picks file; problems in single entries are warnings, not errors."""
+    data = tomllib.loads(text)
+    picks = Picks(slug)
+    warnings: list[str] = []
+    entries = data.get("passage", [])
+    if not isinstance(entries, list):
+        raise ValueError("'passage' must be an array of tables ([[passage]])")
+    for entry in entries:
+        key = entry.get("key") if isinstance(entry, dict) else None
+        if not isinstance(key, str):
+            warnings.append(f"{path}: a [[passage]] entry has no key; skipped")
+            continue
+        refs = []
+        raw = entry.get("picks", [])
+        for item in raw if isinstance(raw, list) else [raw]:
+            try:
+                refs.append(PickRef.parse(str(item)))
+            except ValueError as exc:
+                line = _line_of(text, str(item))
+                warnings.append(f"{path}:{line}: {exc}; skipped" if line else f"{path}: {exc}; skipped")
+        picks.passages[key] = PassagePicks(key, refs, bool(entry.get("auto", False)))
+    return picks, warnings
+
+def load_picks(path: Path, slug: str) -> tuple[Picks, list[str]]:
+    if not path.exists():
+        return Picks(slug), []
+    try:
+        return parse_picks(path.read_text("utf-8"), slug, path)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
+        return Picks(slug), [f"{path}: unreadable picks file, its picks are not shown ({exc})"]
+
+def _preview(text: str, width: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+def dump_picks(picks: Picks, *, title: str, passages: dict[str, str], sentences: dict[tuple[str, str], str]) -> str:
+    """Serialize picks in essay order; ``passages`` maps key -> text (for the
+    preview comment), ``sentences`` maps (key, ref) -> picked text."""
+    lines = [
+        f"# Picks for {json.dumps(title, ensure_ascii=False)}: generated sentences inserted after each passage.",
+        "# Each pick is RUN:SAMPLE:SENTENCE in the sample cache of the same name; comments preview the text.",
+        "# Entries with auto = true belong to `python build.py pick`; delete that line to make an entry yours.",
+    ]
+    order = {key: i for i, key in enumerate(passages)}
+    for key in sorted(picks.passages, key=lambda k: (order.get(k, len(order)), k)):
+        entry = picks.passages[key]
+        lines += ["", "[[passage]]", f'key = "{key}"']
+        if key in passages:
+            lines.append(f"# > {_preview(passages[key])}")
+        if entry.auto:
+            lines.append("auto = true")
+        lines.append("picks = [")
+        for ref in entry.refs:
+            preview = sentences.get((key, str(ref)))
+            comment = f"  # {_preview(preview)}" if preview else ""
+            lines.append(f'  "{ref}",{comment}')
+        lines.append("]")
+    return "\n".join(lines) + "\n"
+
+def save_picks(path: Path, text: str) -> None:
+    atomic_write_text(path, text)

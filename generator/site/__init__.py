@@ -1,0 +1,1 @@
+"""Stage 4, site: templates and assets -> output/."""

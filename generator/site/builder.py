@@ -1,0 +1,219 @@
+"""The site build: content/ -> output/, incrementally.
+
+Every essay page depends only on its essay, sample cache and picks files plus
+the site config, templates and this package's code. Their hashes go into a
+manifest beside output/; an essay whose hash is unchanged is neither parsed
+nor rendered. Everything is parsed and rendered in memory before the first
+write, so bad input stops the build with output/ exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..config import SiteConfig, load_config
+from ..errors import InputError
+from ..fsutil import digest
+from ..picks.resolve import EssayStats
+from . import writer
+
+log = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Paths:
+    content: Path
+    output: Path
+    templates: Path
+    project: Path
+
+    @property
+    def site_toml(self) -> Path:
+        return self.content / "site.toml"
+
+    def samples(self, slug: str) -> Path:
+        return self.content / "samples" / f"{slug}.json"
+
+    def picks(self, slug: str) -> Path:
+        return self.content / "picks" / f"{slug}.toml"
+
+
+@dataclass
+class BuildReport:
+    essays_rendered: int = 0
+    essays_reused: int = 0
+    site_pages_rendered: bool = False
+    written: int = 0
+    removed: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return digest(path.read_bytes())
+    except FileNotFoundError:
+        return "-"
+
+
+def _tree_digest(root: Path, pattern: str) -> str:
+    parts = [f"{p.relative_to(root).as_posix()}:{_file_digest(p)}" for p in sorted(root.rglob(pattern)) if p.is_file()]
+    return digest("\n".join(parts))
+
+
+def essay_files(paths: Paths) -> list[Path]:
+    folder = paths.content / "essays"
+    files = sorted(folder.glob("*.md"))
+    if not files:
+        raise InputError(folder, "no essays found (expected *.md files)")
+    for f in files:
+        if not _SLUG.match(f.stem):
+            raise InputError(f, "essay file names become URLs: use lower-case letters, digits and dashes only")
+    return files
+
+
+def _summary_to_dict(s) -> dict:
+    d = asdict(s)
+    d["provenance"] = [list(p) for p in s.provenance]
+    return d
+
+
+def _summary_from_dict(d: dict):
+    from .render import EssaySummary
+
+    return EssaySummary(
+        slug=d["slug"],
+        title=d["title"],
+        summary=d["summary"],
+        date=d["date"],
+        order=d["order"],
+        stats=EssayStats(**d["stats"]),
+        provenance=tuple(tuple(p) for p in d["provenance"]),
+    )
+
+
+def _render_essay(paths: Paths, config: SiteConfig, env, path: Path):
+    """Parse one essay with its samples and picks; returns (summary, files, warnings)."""
+    from ..content.essays import parse_essay
+    from ..picks.resolve import verbosify
+    from ..picks.store import load_picks
+    from ..samples.cache import load_cache
+    from .render import EssaySummary, provenance_of, render_essay
+
+    slug = path.stem
+    essay = parse_essay(path, passage_size=config.passage_size, splitter=config.sentence_splitter)
+    cache, cache_warning = load_cache(paths.samples(slug), slug)
+    picks, pick_warnings = load_picks(paths.picks(slug), slug)
+    verbosified = verbosify(essay, cache, picks, config.sentence_splitter)
+    warnings = ([cache_warning] if cache_warning else []) + pick_warnings + [str(s) for s in verbosified.stale]
+    files = {f"essays/{slug}/index.html": render_essay(env, config, verbosified)}
+    summary = EssaySummary(
+        slug=slug,
+        title=essay.title,
+        summary=essay.summary,
+        date=essay.date.isoformat() if essay.date else "",
+        order=essay.order,
+        stats=verbosified.stats,
+        provenance=provenance_of(verbosified),
+    )
+    return summary, files, warnings
+
+
+def _static_files(paths: Paths, config: SiteConfig) -> dict[str, bytes]:
+    files = {".nojekyll": b""}
+    static = paths.templates / "static"
+    for p in sorted(static.rglob("*")):
+        if p.is_file():
+            files[f"static/{p.relative_to(static).as_posix()}"] = p.read_bytes()
+    if config.cname:
+        files["CNAME"] = (config.cname.strip() + "\n").encode()
+    return files
+
+
+def build(paths: Paths) -> BuildReport:
+    out = writer.check_output_dir(
+        paths.output,
+        project=paths.project,
+        protected=[paths.content, paths.templates, PACKAGE],
+    )
+    config = load_config(paths.site_toml)
+    base = digest(
+        "|".join(
+            [
+                str(MANIFEST_VERSION),
+                _file_digest(paths.site_toml),
+                _tree_digest(paths.templates, "*"),
+                _tree_digest(PACKAGE, "*.py"),
+                _tree_digest(PACKAGE, "*.json"),
+            ]
+        )
+    )
+    old = writer.load_manifest(out)
+    old_essays = old.get("essays", {}) if old.get("base") == base else {}
+    report = BuildReport()
+    env = None
+    files: dict[str, bytes] = {}
+    keep: set[str] = set()
+    summaries = []
+    new_essays: dict[str, dict] = {}
+
+    for path in essay_files(paths):
+        slug = path.stem
+        fp = digest("|".join([base, _file_digest(path), _file_digest(paths.samples(slug)), _file_digest(paths.picks(slug))]))
+        prev = old_essays.get(slug)
+        if prev and prev.get("fp") == fp and all((out / f).is_file() for f in prev["files"]):
+            summaries.append(_summary_from_dict(prev["summary"]))
+            keep.update(prev["files"])
+            report.warnings += prev["warnings"]
+            new_essays[slug] = prev
+            report.essays_reused += 1
+            continue
+        if env is None:
+            from .render import environment
+
+            env = environment(paths.templates)
+        summary, essay_out, warnings = _render_essay(paths, config, env, path)
+        summaries.append(summary)
+        files.update(essay_out)
+        report.warnings += warnings
+        new_essays[slug] = {"fp": fp, "files": sorted(essay_out), "summary": _summary_to_dict(summary), "warnings": warnings}
+        report.essays_rendered += 1
+
+    site_fp = digest(base + json.dumps([_summary_to_dict(s) for s in summaries], sort_keys=True))
+    old_site_files = old.get("site_files", [])
+    if old.get("site_fp") == site_fp and old_site_files and all((out / f).is_file() for f in old_site_files):
+        keep.update(old_site_files)
+        site_files = old_site_files
+    else:
+        if env is None:
+            from .render import environment
+
+            env = environment(paths.templates)
+        from .render import render_site_pages
+
+        statement = ""
+        if config.statement:
+            import markdown
+
+            statement = markdown.markdown(config.statement, output_format="html")
+        site = render_site_pages(env, config, summaries, statement)
+        site.update(_static_files(paths, config))
+        files.update(site)
+        site_files = sorted(site)
+        report.site_pages_rendered = True
+
+    for w in report.warnings:
+        log.warning("%s", w)
+    report.written, report.removed = writer.apply(out, files, keep)
+    writer.save_manifest(
+        out,
+        {"version": MANIFEST_VERSION, "base": base, "essays": new_essays, "site_fp": site_fp, "site_files": site_files},
+    )
+    return report

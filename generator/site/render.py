@@ -1,0 +1,134 @@
+"""Jinja2 rendering: pure functions from view data to page bytes.
+
+Autoescaping is on for every template: generated text is untrusted (GPT-2 can
+write ``<script>``) and reaches HTML only through escaping. Only the essays'
+own Markdown is marked safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from ..config import SiteConfig
+from ..picks.resolve import EssayStats, VerbosifiedEssay
+
+OPENAI_MODELS = ("124M", "355M", "774M", "1558M")
+
+
+@dataclass(frozen=True)
+class EssaySummary:
+    """What the landing, method and sitemap pages need of one essay; kept in the
+    build manifest so unchanged essays are not parsed again."""
+
+    slug: str
+    title: str
+    summary: str
+    date: str
+    order: int
+    stats: EssayStats
+    provenance: tuple[tuple[str, str, int, int, int], ...]  # (model, recipe, passages, runs, samples)
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.order, self.date, self.slug)
+
+
+def environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals["openai_models"] = OPENAI_MODELS
+    return env
+
+
+def _page(env: jinja2.Environment, template: str, site: SiteConfig, page_path: str, root: str, **ctx) -> bytes:
+    html = env.get_template(template).render(site=site, page_path=page_path, root=root, **ctx)
+    return html.encode("utf-8")
+
+
+def provenance_of(verbosified: VerbosifiedEssay) -> tuple[tuple[str, str, int, int, int], ...]:
+    """(model, recipe, passages, runs, samples) for the runs behind one essay."""
+    groups: dict[tuple[str, str], list] = {}
+    for vp in verbosified.passages.values():
+        seen = set()
+        for run in vp.runs:
+            g = groups.setdefault((run.model, run.recipe), [0, 0, 0])
+            if (run.model, run.recipe) not in seen:
+                g[0] += 1
+                seen.add((run.model, run.recipe))
+            g[1] += 1
+            g[2] += len(run.samples)
+    return tuple((m, r, *g) for (m, r), g in sorted(groups.items()))
+
+
+def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, extra: dict | None = None) -> bytes:
+    essay = verbosified.essay
+    return _page(
+        env,
+        "essay.html",
+        site,
+        f"essays/{essay.slug}/",
+        "../../",
+        essay=essay,
+        verbosified=verbosified,
+        stats=verbosified.stats,
+        **(extra or {}),
+    )
+
+
+def _totals(essays: list[EssaySummary]) -> EssayStats:
+    s = [e.stats for e in essays]
+    return EssayStats(
+        slug="",
+        title="",
+        passages=sum(x.passages for x in s),
+        passages_with_samples=sum(x.passages_with_samples for x in s),
+        passages_with_picks=sum(x.passages_with_picks for x in s),
+        original_words=sum(x.original_words for x in s),
+        verbosified_words=sum(x.verbosified_words for x in s),
+        stale_picks=sum(x.stale_picks for x in s),
+    )
+
+
+def _provenance(essays: list[EssaySummary]) -> list[dict]:
+    rows: dict[tuple[str, str], dict] = {}
+    for e in essays:
+        for model, recipe, passages, runs, samples in e.provenance:
+            row = rows.setdefault((model, recipe), {"model": model, "recipe": recipe, "passages": 0, "runs": 0, "samples": 0})
+            row["passages"] += passages
+            row["runs"] += runs
+            row["samples"] += samples
+    return [rows[k] for k in sorted(rows)]
+
+
+def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[EssaySummary], statement_html: str) -> dict[str, bytes]:
+    """The pages that depend on every essay: landing, method, 404, sitemap, robots."""
+    essays = sorted(essays, key=lambda e: e.sort_key)
+    provenance = _provenance(essays)
+    pages = {
+        "index.html": _page(env, "index.html", site, "", "", essays=essays, totals=_totals(essays), statement_html=statement_html),
+        "method/index.html": _page(
+            env,
+            "method.html",
+            site,
+            "method/",
+            "../",
+            gen=site.generation,
+            provenance=provenance,
+            demo_used=any(r["model"] not in OPENAI_MODELS for r in provenance),
+        ),
+        "404.html": _page(env, "404.html", site, "404.html", site.absolute_base or "/"),
+        "robots.txt": env.get_template("robots.txt").render(site=site).encode("utf-8"),
+    }
+    if site.absolute_base:
+        urls = ["", "method/"] + [f"essays/{e.slug}/" for e in essays]
+        pages["sitemap.xml"] = env.get_template("sitemap.xml").render(site=site, urls=urls).encode("utf-8")
+    return pages
