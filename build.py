@@ -18,6 +18,14 @@ PROJECT = Path(__file__).resolve().parent
 log = logging.getLogger("vsr")
 
 
+class _Formatter(logging.Formatter):
+    """Plain progress lines; warnings and errors say what they are."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        return msg if record.levelno == logging.INFO else f"{record.levelname.lower()}: {msg}"
+
+
 def _site_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
     p.add_argument("--output", type=Path, default=PROJECT / "output", help="output folder (default: %(default)s)")
@@ -102,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "build")
     args = p.parse_args(argv)
     level = logging.DEBUG if getattr(args, "verbose", False) else logging.ERROR if getattr(args, "quiet", False) else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s" if level != logging.INFO else "%(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     try:
         return args.func(args)
     except InputError as exc:

@@ -120,6 +120,7 @@ def read_essay_source(path: Path) -> tuple[dict[str, tuple[str, int]], str, int]
         if not line.strip():
             if fenced:
                 raise InputError(path, "blank line inside the '---' meta-data header", i + 1)
+            i += 1
             break
         m = _META_LINE.match(line)
         if m:

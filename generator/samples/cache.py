@@ -42,6 +42,12 @@ class Run:
     samples: tuple[str, ...]
     flags: tuple[str, ...] = ()  # per sample: "" usable, else why not ("empty", "copy", "loop")
 
+    def __post_init__(self) -> None:
+        if not self.flags:
+            object.__setattr__(self, "flags", ("",) * len(self.samples))
+        if len(self.flags) != len(self.samples):
+            raise ValueError("one flag per sample")
+
     @property
     def id(self) -> str:
         """Stable: the same model, recipe and parameters always give the same id."""
@@ -85,8 +91,8 @@ class CacheError(ValueError):
 
 def _run_from(data: dict) -> Run:
     samples = tuple(str(s) for s in data["samples"])
-    flags = tuple(str(f) for f in data.get("flags", [""] * len(samples)))
-    if len(flags) != len(samples):
+    flags = tuple(str(f) for f in data.get("flags", ()))
+    if flags and len(flags) != len(samples):
         raise CacheError("flags and samples differ in length")
     return Run(
         model=str(data["model"]),
@@ -134,7 +140,7 @@ def dump_cache(cache: SampleCache) -> str:
                     "recipe": r.recipe,
                     "params": asdict(r.params),
                     "samples": list(r.samples),
-                    "flags": list(r.flags) if r.flags else [""] * len(r.samples),
+                    "flags": list(r.flags),
                 }
                 for r in entry.runs
             ],

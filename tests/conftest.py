@@ -1,0 +1,34 @@
+"""Shared fixtures: a copy of the hand-written fixture exhibit per test."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "exhibit"
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture
+def exhibit(tmp_path: Path) -> Path:
+    """A writable copy of tests/fixtures/exhibit (content folder)."""
+    dest = tmp_path / "content"
+    shutil.copytree(FIXTURE, dest)
+    return dest
+
+
+@pytest.fixture
+def site_paths(exhibit: Path, tmp_path: Path):
+    from generator.site.builder import Paths
+
+    return Paths(content=exhibit, output=tmp_path / "out", templates=ROOT / "site_templates", project=ROOT)
+
+
+def run_cli(*args: str) -> int:
+    import build
+
+    return build.main(list(args))
