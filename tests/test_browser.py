@@ -1,0 +1,112 @@
+"""Real-browser tests: Debian's Chromium driven by Playwright, the site served under a sub-path."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from generator.site.builder import build
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+SUBPATH = "verbosified-space-rovers"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium package is needed (.ci/run installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def served(site_paths, tmp_path):
+    """The fixture exhibit built into <root>/verbosified-space-rovers/ and served from <root>."""
+    root = tmp_path / "www"
+    paths = site_paths.__class__(site_paths.content, root / SUBPATH, site_paths.templates, site_paths.project)
+    build(paths)
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{SUBPATH}/"
+    server.shutdown()
+
+
+def watch(page):
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.on("response", lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
+    return problems
+
+
+def test_essay_page_dropdown_and_reading_switch(browser, served):
+    page = browser.new_page()
+    problems = watch(page)
+    page.goto(served + "essays/alpha/", wait_until="networkidle")
+    passage = page.locator('[data-passage="78b02651dc5a"]')
+    details = passage.locator("details")
+    assert not details.evaluate("d => d.open")
+    passage.locator("summary").click()
+    assert details.evaluate("d => d.open")
+    verbosified = details.locator(".side").nth(1)
+    assert verbosified.is_visible() and "The cameras see far." in verbosified.inner_text()
+    assert verbosified.locator("ins").first.is_visible()
+    # the page-level switch hides the inserted sentences in the reading text
+    inserted = passage.locator(".passage-text ins").first
+    assert inserted.is_visible()
+    page.locator('label[for="reading-original"]').click()
+    assert not inserted.is_visible()
+    page.locator('label[for="reading-verbosified"]').click()
+    assert inserted.is_visible()
+    # every other page loads cleanly too, stylesheet included
+    for url in ("", "method/", "essays/beta/"):
+        page.goto(served + url, wait_until="networkidle")
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(5, 6, 13)"
+    assert problems == []
+
+
+def test_keyboard_only(browser, served):
+    page = browser.new_page()
+    page.goto(served + "essays/alpha/")
+    summary = page.locator('[data-passage="78b02651dc5a"] summary')
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if summary.evaluate("s => s === document.activeElement"):
+            break
+    else:
+        pytest.fail("the first dropdown was not reachable with Tab")
+    page.keyboard.press("Enter")
+    assert summary.evaluate("s => s.parentElement.open")
+    page.locator("#reading-verbosified").focus()
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#reading-original").is_checked()
+    assert not page.locator('[data-passage="78b02651dc5a"] .passage-text ins').first.is_visible()
+
+
+def test_javascript_disabled_keeps_all_text(browser, served):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(served + "essays/alpha/")
+    body = page.locator("main").inner_text()
+    for text in ("Rovers drive slowly.", "The cameras see far.", "Nobody knows when."):
+        assert text in body
+    page.locator('[data-passage="78b02651dc5a"] summary').click()
+    assert page.locator('[data-passage="78b02651dc5a"] details').evaluate("d => d.open")
+    page.locator('label[for="reading-original"]').click()
+    assert not page.locator('[data-passage="78b02651dc5a"] .passage-text ins').first.is_visible()
+    context.close()

@@ -1,0 +1,73 @@
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+COMMANDS = ["build", "serve", "clean"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_on_every_command(command):
+    r = subprocess.run([sys.executable, "build.py", command, "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and "usage: build.py " + command in r.stdout
+
+
+def test_top_level_help_lists_commands():
+    r = subprocess.run([sys.executable, "build.py", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0
+    for c in COMMANDS:
+        assert c in r.stdout
+
+
+def test_site_build_never_imports_tensorflow(exhibit, tmp_path):
+    code = (
+        "import sys, build\n"
+        f"rc = build.main(['--content', {str(exhibit)!r}, '--output', {str(tmp_path / 'o')!r}, '-q'])\n"
+        "heavy = [m for m in ('tensorflow', 'gpt_2_simple', 'tqdm') if m in sys.modules]\n"
+        "print(rc, heavy)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.stdout.strip() == "0 []", r.stderr
+
+
+def test_serve_builds_serves_and_rebuilds(exhibit, tmp_path):
+    """serve: the page is served, and an edit to content/ shows up without a restart."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "served"
+    proc = subprocess.Popen(
+        [sys.executable, "build.py", "serve", "--content", str(exhibit), "--output", str(out), "--port", str(port), "-q"],
+        cwd=ROOT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/essays/beta/"
+
+        def fetch() -> str:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.read().decode()
+
+        deadline = time.time() + 20
+        while True:
+            try:
+                assert "Beta has one paragraph" in fetch()
+                break
+            except (OSError, AssertionError):
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        essay = exhibit / "essays" / "beta.md"
+        essay.write_text(essay.read_text().replace("It is short.", "It is served fresh."))
+        deadline = time.time() + 20
+        while "It is served fresh." not in fetch():
+            assert time.time() < deadline, "serve did not rebuild after the edit"
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
