@@ -14,6 +14,9 @@ class InputError(Exception):
         self.message = message
         super().__init__(str(self))
 
+    def __reduce__(self):  # picklable, so a worker process can report it
+        return (self.__class__, (self.path, self.message, self.line))
+
     def __str__(self) -> str:
         where = ""
         if self.path is not None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -126,6 +128,47 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path):
     return summary, files, warnings
 
 
+_worker_env = None
+
+
+def _render_job(job: tuple[Paths, SiteConfig, Path]):
+    """Pool worker: one essay, with a Jinja environment per process."""
+    global _worker_env
+    paths, config, path = job
+    if _worker_env is None:
+        from .render import environment
+
+        _worker_env = environment(paths.templates)
+    return _render_essay(paths, config, _worker_env, path)
+
+
+def _render_all(paths: Paths, config: SiteConfig, todo: list[Path]) -> list:
+    """Parse and render essays, on every core when there are enough of them.
+
+    Workers are forked after the heavy imports and the template compilation,
+    so they start warm; results come back in input order, so the build stays
+    deterministic.
+    """
+    global _worker_env
+    import markdown  # noqa: F401 - imported before forking
+
+    from ..content.sentences import get_splitter
+    from .render import environment
+
+    get_splitter(config.sentence_splitter)
+    _worker_env = environment(paths.templates)
+    _worker_env.get_template("essay.html")
+    workers = min(len(todo) // PER_WORKER, os.cpu_count() or 1)
+    jobs = [(paths, config, p) for p in todo]
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_render_job(job) for job in jobs]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (workers * 4)))
+
+
+PER_WORKER = 4  # fewer essays than this per extra process is not worth a fork
+
+
 def _static_files(paths: Paths, config: SiteConfig) -> dict[str, bytes]:
     files = {".nojekyll": b""}
     static = paths.templates / "static"
@@ -158,12 +201,12 @@ def build(paths: Paths) -> BuildReport:
     old = writer.load_manifest(out)
     old_essays = old.get("essays", {}) if old.get("base") == base else {}
     report = BuildReport()
-    env = None
     files: dict[str, bytes] = {}
     keep: set[str] = set()
     summaries = []
     new_essays: dict[str, dict] = {}
 
+    todo: list[tuple[Path, str]] = []
     for path in essay_files(paths):
         slug = path.stem
         fp = digest("|".join([base, _file_digest(path), _file_digest(paths.samples(slug)), _file_digest(paths.picks(slug))]))
@@ -175,16 +218,22 @@ def build(paths: Paths) -> BuildReport:
             new_essays[slug] = prev
             report.essays_reused += 1
             continue
-        if env is None:
-            from .render import environment
+        todo.append((path, fp))
+        summaries.append(None)  # filled in below, keeping essay order
+        new_essays[slug] = {}
 
-            env = environment(paths.templates)
-        summary, essay_out, warnings = _render_essay(paths, config, env, path)
-        summaries.append(summary)
-        files.update(essay_out)
-        report.warnings += warnings
-        new_essays[slug] = {"fp": fp, "files": sorted(essay_out), "summary": _summary_to_dict(summary), "warnings": warnings}
-        report.essays_rendered += 1
+    if todo:
+        results = iter(_render_all(paths, config, [p for p, _ in todo]))
+        fps = {p.stem: fp for p, fp in todo}
+        for i, s in enumerate(summaries):
+            if s is not None:
+                continue
+            summary, essay_out, warnings = next(results)
+            summaries[i] = summary
+            files.update(essay_out)
+            report.warnings += warnings
+            new_essays[summary.slug] = {"fp": fps[summary.slug], "files": sorted(essay_out), "summary": _summary_to_dict(summary), "warnings": warnings}
+            report.essays_rendered += 1
 
     site_fp = digest(base + json.dumps([_summary_to_dict(s) for s in summaries], sort_keys=True))
     old_site_files = old.get("site_files", [])
@@ -192,11 +241,9 @@ def build(paths: Paths) -> BuildReport:
         keep.update(old_site_files)
         site_files = old_site_files
     else:
-        if env is None:
-            from .render import environment
+        from .render import environment, render_site_pages
 
-            env = environment(paths.templates)
-        from .render import render_site_pages
+        env = environment(paths.templates)
 
         statement = ""
         if config.statement:
