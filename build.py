@@ -82,6 +82,100 @@ def cmd_clean(args) -> int:
     return 0
 
 
+def _essays(args, config):
+    from generator.content import read_essays
+
+    return read_essays(args.content, passage_size=config.passage_size, splitter=config.sentence_splitter, only=args.essay)
+
+
+def cmd_generate(args) -> int:
+    from generator.config import load_config
+    from generator.samples.generate import request_from, run
+
+    config = load_config(args.content / "site.toml")
+    request = request_from(
+        config,
+        args.models_dir,
+        model=args.model,
+        recipe=args.recipe,
+        samples=args.samples,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        length=args.length,
+        seed=args.seed,
+        finetune_steps=args.finetune_steps,
+        learning_rate=args.learning_rate,
+        force=args.force,
+    )
+    essays = _essays(args, config)
+    from generator.samples.engine.checkpoint import check_model, fingerprint
+
+    folder = check_model(request.models_dir, request.model)
+    log.info("loading %s (%s recipe) ...", folder, request.recipe)
+    if request.recipe == "seed":
+        from generator.samples.engine.seed import SeedEngine
+
+        engine = SeedEngine(folder)
+    else:
+        from generator.samples.engine.fast import FastEngine
+
+        engine = FastEngine(folder, max_finetune_steps=max(1, request.params.finetune_steps))
+    try:
+        summary = run(essays, lambda slug: args.content / "samples" / f"{slug}.json", engine, request.model, fingerprint(folder), request, progress=not args.quiet)
+    finally:
+        engine.close()
+    log.info(
+        "generated %d passage(s), skipped %d already done; %d run(s), %d escalated; %.1f s per passage (fine-tune %.1f s, sampling %.1f s in all)",
+        summary.generated,
+        summary.skipped,
+        summary.runs,
+        summary.escalated,
+        summary.seconds_per_passage,
+        summary.finetune_seconds,
+        summary.sample_seconds,
+    )
+    for short in summary.short:
+        log.warning("%s: fewer usable samples than asked for, even after escalation", short)
+    return 0
+
+
+def cmd_download_model(args) -> int:
+    from generator.samples.engine.download import download
+
+    params = download(args.models_dir, args.name)
+    log.info("GPT-2 %s is in %s (%s parameters, verified)", args.name, args.models_dir / args.name, f"{params:,}")
+    return 0
+
+
+def cmd_train_demo_model(args) -> int:
+    from generator.config import load_config
+    from generator.samples.engine.demo import TrainingPlan, train
+
+    config = load_config(args.content / "site.toml")
+    essays = _essays(args, config)
+    texts = ["\n\n".join(p.text for p in e.passages) for e in essays]
+    plan = TrainingPlan(steps=args.steps, seed=args.seed)
+    folder = args.models_dir / "demo"
+    figures = train(texts, folder, plan, progress=not args.quiet)
+    log.info(
+        "trained the demo model on %d tokens in %.0f s (loss %.2f -> %.2f) into %s",
+        figures["tokens"],
+        figures["seconds"],
+        figures["first_loss"],
+        figures["final_loss"],
+        folder,
+    )
+    return 0
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+    p.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="where models live (default: %(default)s)")
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true", help="say more")
+    loud.add_argument("-q", "--quiet", action="store_true", help="only errors, no progress bar")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="build.py",
@@ -99,6 +193,45 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("clean", help="remove output/ and its build cache", description="Remove output/ and its build cache.")
     _site_options(c)
     c.set_defaults(func=cmd_clean)
+
+    g = sub.add_parser(
+        "generate",
+        help="fine-tune and sample GPT-2 for every passage without samples (imports TensorFlow)",
+        description="For every passage with no samples for this model, recipe and parameters: fine-tune one step on it, "
+        "sample continuations, write them to content/samples/ at once. Defaults come from content/site.toml [generation].",
+    )
+    _model_options(g)
+    g.add_argument("--essay", action="append", metavar="SLUG", help="only this essay (repeatable)")
+    g.add_argument("--model", help="model folder name under --models-dir, e.g. 124M or demo")
+    g.add_argument("--samples", type=int, help="samples per passage")
+    g.add_argument("--recipe", choices=["fast", "seed"], help="fast (one graph, in memory) or seed (the notebook's method)")
+    g.add_argument("--temperature", type=float)
+    g.add_argument("--top-k", type=int, dest="top_k")
+    g.add_argument("--length", type=int, help="tokens per sample")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--finetune-steps", type=int, dest="finetune_steps")
+    g.add_argument("--learning-rate", type=float, dest="learning_rate")
+    g.add_argument("--force", action="store_true", help="generate even where samples exist")
+    g.set_defaults(func=cmd_generate)
+
+    d = sub.add_parser("download-model", help="fetch an OpenAI GPT-2 checkpoint into models/ (needs the network)", description="Fetch a GPT-2 checkpoint with gpt-2-simple's downloader, then check every file is complete.")
+    d.add_argument("name", nargs="?", default="124M", choices=["124M", "355M", "774M", "1558M"])
+    d.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="(default: %(default)s)")
+    loud = d.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true")
+    loud.add_argument("-q", "--quiet", action="store_true")
+    d.set_defaults(func=cmd_download_model)
+
+    t = sub.add_parser(
+        "train-demo-model",
+        help="train the small offline demo GPT-2 on the essays into models/demo",
+        description="Train a small GPT-2 from scratch, seeded, on the exhibit's essays, in gpt-2-simple's checkpoint layout.",
+    )
+    _model_options(t)
+    t.add_argument("--steps", type=int, default=350, help="training steps (default: %(default)s)")
+    t.add_argument("--seed", type=int, default=2019, help="(default: %(default)s)")
+    t.add_argument("--essay", action="append", metavar="SLUG", help=argparse.SUPPRESS)
+    t.set_defaults(func=cmd_train_demo_model)
     return p
 
 

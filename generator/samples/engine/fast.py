@@ -1,0 +1,209 @@
+"""Recipe `fast`: one graph, one session, the whole run.
+
+Per passage: restore the base weights from an in-memory copy, take one Adam
+step on the passage's own tokens, draw every sample in one batch. The graph
+is built once and finalized, so it cannot grow from passage to passage, and
+nothing is written to disk.
+
+One Adam step from a fresh optimizer needs no slot variables: with m = v = 0,
+TF's AdamOptimizer moves each weight by lr·√(1-β2)/(1-β1) · m/(√v + ε) with
+m = (1-β1)g and v = (1-β2)g², computed here directly from the gradient. Slots
+are created only when a run asks for more than one step.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..cache import Params
+from .checkpoint import Hparams
+from .common import Generation, PromptTooLong
+from .tf import load
+
+BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # tf.compat.v1.train.AdamOptimizer's defaults
+
+
+def session_config(tf):
+    config = tf.compat.v1.ConfigProto()
+    threads = os.cpu_count() or 1
+    config.intra_op_parallelism_threads = threads
+    config.inter_op_parallelism_threads = 1
+    return config
+
+
+def stream_seed(params: Params, prompt: str) -> list[int]:
+    """The stateless sampler's seed: the run's seed and the prompt, so a passage's
+    samples do not depend on which passages ran before it."""
+    return [params.seed, zlib.crc32(prompt.encode("utf-8")) & 0x7FFFFFFF]
+
+
+class FastEngine:
+    recipe = "fast"
+
+    def __init__(self, folder: Path, *, max_finetune_steps: int = 1):
+        tf, _ = load()
+        from gpt_2_simple.src import encoder, model
+
+        self.tf = tf
+        self.hparams = Hparams.read(folder)
+        self.encoder = encoder.get_encoder(str(folder))
+        self.end_of_text = self.encoder.encoder.get("<|endoftext|>")
+        self.max_finetune_steps = max_finetune_steps
+        hp = model.default_hparams()
+        hp.override_from_dict(self.hparams.as_dict())
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self._build_finetune(tf, model, hp, max_finetune_steps)
+            self._build_sampler(tf, model, hp)
+            saver = tf.compat.v1.train.Saver(var_list=self.weights)
+            init = tf.compat.v1.global_variables_initializer()
+        self.graph.finalize()
+        self.sess = tf.compat.v1.Session(graph=self.graph, config=session_config(tf))
+        self.sess.run(init)
+        saver.restore(self.sess, tf.train.latest_checkpoint(str(folder)))
+        self.sess.run(self.save_base)
+
+    # -- graph -------------------------------------------------------------
+    def _build_finetune(self, tf, model, hp, max_steps: int) -> None:
+        v1 = tf.compat.v1
+        self.tokens = v1.placeholder(tf.int32, [1, None], name="passage")
+        self.lr = v1.placeholder(tf.float32, [], name="learning_rate")
+        self.t = v1.placeholder(tf.float32, [], name="adam_step")
+        out = model.model(hparams=hp, X=self.tokens, reuse=v1.AUTO_REUSE)
+        self.loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=self.tokens[:, 1:], logits=out["logits"][:, :-1])
+        )
+        self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
+        grads = [tf.convert_to_tensor(g) for g in tf.gradients(ys=self.loss, xs=self.weights)]
+        with v1.variable_scope("base"):
+            base = [
+                v1.get_variable(w.op.name, w.shape, w.dtype, initializer=v1.zeros_initializer(), trainable=False)
+                for w in self.weights
+            ]
+        self.save_base = tf.group(*[b.assign(w) for b, w in zip(base, self.weights)])
+        restores = [w.assign(b) for w, b in zip(self.weights, base)]
+        lr_t = self.lr * tf.sqrt(1 - BETA2**self.t) / (1 - BETA1**self.t)
+        if max_steps == 1:
+            updates = [w.assign_sub(lr_t * ((1 - BETA1) * g) / (tf.sqrt((1 - BETA2) * tf.square(g)) + EPSILON)) for w, g in zip(self.weights, grads)]
+            self.restore_base = tf.group(*restores)
+        else:
+            with v1.variable_scope("adam"):
+                m = [v1.get_variable(w.op.name + "/m", w.shape, w.dtype, initializer=v1.zeros_initializer(), trainable=False) for w in self.weights]
+                v = [v1.get_variable(w.op.name + "/v", w.shape, w.dtype, initializer=v1.zeros_initializer(), trainable=False) for w in self.weights]
+            updates = []
+            for w, g, mi, vi in zip(self.weights, grads, m, v):
+                m_t = mi.assign(BETA1 * mi + (1 - BETA1) * g)
+                v_t = vi.assign(BETA2 * vi + (1 - BETA2) * tf.square(g))
+                updates.append(w.assign_sub(lr_t * m_t / (tf.sqrt(v_t) + EPSILON)))
+            zero = [s.assign(tf.zeros_like(s)) for s in m + v]
+            self.restore_base = tf.group(*restores, *zero)
+        self.train_step = tf.group(*updates)
+
+    def _build_sampler(self, tf, model, hp) -> None:
+        """gpt-2-simple's sample_sequence, with the sampling knobs as placeholders
+        (one graph serves every passage and every escalation step) and a
+        stateless, seeded draw (same inputs and seed, same samples)."""
+        v1 = tf.compat.v1
+        self.context = v1.placeholder(tf.int32, [None, None], name="context")
+        self.temperature = v1.placeholder(tf.float32, [], name="temperature")
+        self.top_k = v1.placeholder(tf.int32, [], name="top_k")
+        self.length = v1.placeholder(tf.int32, [], name="length")
+        self.seed = v1.placeholder(tf.int64, [2], name="seed")
+
+        def step(tokens, past=None):
+            out = model.model(hparams=hp, X=tokens, past=past, reuse=v1.AUTO_REUSE)
+            presents = out["present"]
+            presents.set_shape(model.past_shape(hparams=hp, batch_size=None))
+            return out["logits"][:, :, : hp.n_vocab], presents
+
+        def top_k(logits):
+            values, _ = tf.nn.top_k(logits, k=self.top_k)
+            return tf.where(logits < values[:, -1, tf.newaxis], tf.ones_like(logits) * -1e10, logits)
+
+        _, past0 = step(self.context[:, :-1])
+
+        def body(i, past, prev, output):
+            logits, presents = step(prev[:, tf.newaxis], past=past)
+            logits = logits[:, -1, :] / self.temperature
+            logits = tf.cond(self.top_k > 0, lambda: top_k(logits), lambda: logits)
+            draw = tf.random.stateless_categorical(logits, 1, seed=self.seed + tf.stack([tf.constant(0, tf.int64), tf.cast(i, tf.int64)]), dtype=tf.int32)[:, 0]
+            return i + 1, tf.concat([past, presents], axis=-2), draw, tf.concat([output, draw[:, tf.newaxis]], axis=1)
+
+        batch = tf.shape(self.context)[0]
+        _, _, _, tokens = tf.while_loop(
+            cond=lambda *args: True,
+            body=body,
+            maximum_iterations=self.length,
+            loop_vars=[tf.constant(0), past0, self.context[:, -1], tf.zeros([batch, 0], tf.int32)],
+            shape_invariants=[
+                tf.TensorShape([]),
+                tf.TensorShape(model.past_shape(hparams=hp, batch_size=None)),
+                tf.TensorShape([None]),
+                tf.TensorShape([None, None]),
+            ],
+        )
+        self.generated = tokens
+
+    # -- use ---------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        return self.encoder.encode(text)
+
+    def check_fits(self, prompt_tokens: int, length: int) -> None:
+        if prompt_tokens < 2 or prompt_tokens + length > self.hparams.n_ctx:
+            raise PromptTooLong(prompt_tokens, length, self.hparams.n_ctx)
+
+    def passage_loss(self, prompt: str) -> float:
+        return float(self.sess.run(self.loss, {self.tokens: [self.encode(prompt)]}))
+
+    def finetune(self, prompt: str, params: Params) -> None:
+        """Fresh base weights, then ``params.finetune_steps`` Adam steps on the passage."""
+        self.sess.run(self.restore_base)
+        tokens = [self.encode(prompt)]
+        for t in range(1, params.finetune_steps + 1):
+            if t > self.max_finetune_steps:
+                raise ValueError(f"engine built for at most {self.max_finetune_steps} fine-tune steps")
+            self.sess.run(self.train_step, {self.tokens: tokens, self.lr: params.learning_rate, self.t: float(t)})
+
+    def sample(self, prompt: str, params: Params, nsamples: int) -> list[str]:
+        """Continuations of ``prompt`` with the weights as they are now, cut at <|endoftext|>."""
+        return [self.decode(row) for row in self.sample_tokens(prompt, params, nsamples)]
+
+    def sample_tokens(self, prompt: str, params: Params, nsamples: int) -> np.ndarray:
+        """The raw generated tokens, [nsamples, length]."""
+        tokens = self.encode(prompt)
+        self.check_fits(len(tokens), params.length)
+        return self.sess.run(
+            self.generated,
+            {
+                self.context: [tokens] * nsamples,
+                self.temperature: params.temperature,
+                self.top_k: params.top_k,
+                self.length: params.length,
+                self.seed: stream_seed(params, prompt),
+            },
+        )
+
+    def decode(self, row) -> str:
+        row = list(np.asarray(row))
+        if self.end_of_text in row:
+            row = row[: row.index(self.end_of_text)]
+        return self.encoder.decode(row)
+
+    def generate(self, prompt: str, params: Params, nsamples: int) -> Generation:
+        self.check_fits(len(self.encode(prompt)), params.length)
+        start = time.perf_counter()
+        if params.finetune_steps:
+            self.finetune(prompt, params)
+        else:
+            self.sess.run(self.restore_base)
+        tuned = time.perf_counter()
+        continuations = self.sample(prompt, params, nsamples)
+        return Generation(continuations, tuned - start, time.perf_counter() - tuned)
+
+    def close(self) -> None:
+        self.sess.close()
