@@ -168,6 +168,46 @@ def cmd_train_demo_model(args) -> int:
     return 0
 
 
+def cmd_pick(args) -> int:
+    from generator.config import load_config
+    from generator.picks.commands import Files, pick_essay
+
+    config = load_config(args.content / "site.toml")
+    for essay in _essays(args, config):
+        r = pick_essay(Files(args.content), config, essay, ratio=args.ratio, force=args.force)
+        empty = ", ".join(map(str, r.empty_passages)) or "none"
+        log.info(
+            "%s: %d -> %d words (x%.2f), mean on-topic score %.2f, passages with nothing usable: %s",
+            essay.slug,
+            r.original_words,
+            r.verbosified_words,
+            r.ratio,
+            r.mean_score,
+            empty,
+        )
+    return 0
+
+
+def cmd_stats(args) -> int:
+    import json
+
+    from generator.config import load_config
+    from generator.picks.commands import Files, essay_stats
+
+    config = load_config(args.content / "site.toml")
+    rows = [essay_stats(Files(args.content), config, e).as_dict() for e in _essays(args, config)]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    cols = ["slug", "passages", "passages_with_samples", "passages_with_picks", "original_words", "verbosified_words", "ratio", "stale_picks"]
+    heads = ["essay", "passages", "with samples", "with picks", "original", "verbosified", "ratio", "stale"]
+    table = [heads] + [[str(r[c]) if c != "ratio" else f"{r[c]:.2f}" for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    for row in table:
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+    return 0
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
     p.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="where models live (default: %(default)s)")
@@ -232,6 +272,30 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=2019, help="(default: %(default)s)")
     t.add_argument("--essay", action="append", metavar="SLUG", help=argparse.SUPPRESS)
     t.set_defaults(func=cmd_train_demo_model)
+
+    k = sub.add_parser(
+        "pick",
+        help="choose generated sentences until each essay reaches --ratio",
+        description="Choose sentences from the sample cache, on topic and not copies, until each essay is --ratio times "
+        "its length; writes content/picks/. Manual entries (without auto = true) are kept unless --force.",
+    )
+    k.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+    k.add_argument("--essay", action="append", metavar="SLUG", help="only this essay (repeatable)")
+    k.add_argument("--ratio", type=float, default=2.0, help="target verbosified/original word ratio (default: %(default)s)")
+    k.add_argument("--force", action="store_true", help="replace manual picks too")
+    loud = k.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true")
+    loud.add_argument("-q", "--quiet", action="store_true")
+    k.set_defaults(func=cmd_pick)
+
+    st = sub.add_parser("stats", help="word counts per essay, as the site shows them", description="Per essay: passages, samples, picks, word counts and ratio.")
+    st.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+    st.add_argument("--essay", action="append", metavar="SLUG", help="only this essay (repeatable)")
+    st.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    loud = st.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true")
+    loud.add_argument("-q", "--quiet", action="store_true")
+    st.set_defaults(func=cmd_stats)
     return p
 
 

@@ -81,3 +81,10 @@ def test_missing_cache_is_empty_without_warning(tmp_path):
     loaded, warning = load_cache(tmp_path / "none.json", "e")
     assert loaded.passages == {} and warning is None
     assert cache_mod.FORMAT == 1
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    save_cache(tmp_path / "e.json", sample_cache())
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "e.json").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -97,7 +97,7 @@ def test_greedy_fast_equals_gpt2_simple_generate(models, fast):
     tf, gpt2 = load()
     prompt = "Rovers drive slowly. They carry cameras."
     params = dataclasses.replace(PARAMS, top_k=1, temperature=1.0, finetune_steps=0, length=24)
-    fast.sess.run(fast.restore_base)
+    fast.reset()
     ours = fast.sample_tokens(prompt, params, 1)[0]
     graph = tf.Graph()
     with graph.as_default():
@@ -112,11 +112,11 @@ def test_greedy_fast_equals_gpt2_simple_generate(models, fast):
 
 def test_one_finetune_step_lowers_the_loss_on_the_passage(fast):
     prompt = "Dr. Smith built the arm. It has five joints. The arm moves at 1.2 m/s."
-    fast.sess.run(fast.restore_base)
+    fast.reset()
     before = fast.passage_loss(prompt)
     fast.finetune(prompt, dataclasses.replace(PARAMS, learning_rate=1e-3))
     after = fast.passage_loss(prompt)
-    fast.sess.run(fast.restore_base)
+    fast.reset()
     assert after < before
     assert fast.passage_loss(prompt) == pytest.approx(before, abs=1e-6)  # base weights restored exactly
 

@@ -57,16 +57,23 @@ class FastEngine:
         hp = model.default_hparams()
         hp.override_from_dict(self.hparams.as_dict())
         self.graph = tf.Graph()
-        with self.graph.as_default():
+        # Reference variables, not resource ones: a resource variable that has
+        # been gathered from (the embeddings) switches to copy-on-read, and
+        # every step's logits would copy all of wte (154 MB for 124M) first.
+        with self.graph.as_default(), tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), use_resource=False):
             self._build_finetune(tf, model, hp, max_finetune_steps)
             self._build_sampler(tf, model, hp)
             saver = tf.compat.v1.train.Saver(var_list=self.weights)
-            init = tf.compat.v1.global_variables_initializer()
+            # The weights come from the checkpoint: initialise only our own
+            # variables (base copy, sampler copy, Adam slots), never 500 MB of
+            # random numbers that the restore would overwrite.
+            init = tf.compat.v1.variables_initializer([v for v in tf.compat.v1.global_variables() if v not in self.weights])
         self.graph.finalize()
         self.sess = tf.compat.v1.Session(graph=self.graph, config=session_config(tf))
         self.sess.run(init)
         saver.restore(self.sess, tf.train.latest_checkpoint(str(folder)))
         self.sess.run(self.save_base)
+        self.sess.run(self.refresh_sampler)
 
     # -- graph -------------------------------------------------------------
     def _build_finetune(self, tf, model, hp, max_steps: int) -> None:
@@ -105,41 +112,65 @@ class FastEngine:
         self.train_step = tf.group(*updates)
 
     def _build_sampler(self, tf, model, hp) -> None:
-        """gpt-2-simple's sample_sequence, with the sampling knobs as placeholders
-        (one graph serves every passage and every escalation step) and a
-        stateless, seeded draw (same inputs and seed, same samples)."""
+        """gpt-2-simple's sample_sequence, built from its model's own blocks, with
+        the sampling knobs as placeholders (one graph serves every passage and
+        every escalation step) and a stateless, seeded draw (same inputs and
+        seed, same samples)."""
         v1 = tf.compat.v1
-        self.context = v1.placeholder(tf.int32, [None, None], name="context")
+        self.context = v1.placeholder(tf.int32, [1, None], name="context")
+        self.batch = v1.placeholder(tf.int32, [], name="samples")
         self.temperature = v1.placeholder(tf.float32, [], name="temperature")
         self.top_k = v1.placeholder(tf.int32, [], name="top_k")
         self.length = v1.placeholder(tf.int32, [], name="length")
         self.seed = v1.placeholder(tf.int64, [2], name="seed")
 
+        with v1.variable_scope("model", reuse=True):
+            wte = v1.get_variable("wte")
+        # The output layer reads the token embeddings transposed, once per
+        # generated token: keep a transposed copy (refreshed after every
+        # fine-tune step) so the matmul streams contiguous rows.
+        wte_t = v1.get_variable("sampler/wte_t", [hp.n_embd, hp.n_vocab], wte.dtype, initializer=v1.zeros_initializer(), trainable=False)
+        self.refresh_sampler = wte_t.assign(tf.transpose(wte))
+
         def step(tokens, past=None):
-            out = model.model(hparams=hp, X=tokens, past=past, reuse=v1.AUTO_REUSE)
-            presents = out["present"]
+            """gpt-2-simple's model(), up to the final norm, then logits for the last position only."""
+            with v1.variable_scope("model", reuse=True):
+                wpe = v1.get_variable("wpe")
+                past_length = 0 if past is None else tf.shape(past)[-2]
+                h = tf.gather(wte, tokens) + tf.gather(wpe, model.positions_for(tokens, past_length))
+                pasts = tf.unstack(past, axis=1) if past is not None else [None] * hp.n_layer
+                presents = []
+                for layer, layer_past in enumerate(pasts):
+                    h, present = model.block(h, "h%d" % layer, past=layer_past, hparams=hp)
+                    presents.append(present)
+                h = model.norm(h, "ln_f")
+            presents = tf.stack(presents, axis=1)
             presents.set_shape(model.past_shape(hparams=hp, batch_size=None))
-            return out["logits"][:, :, : hp.n_vocab], presents
+            return tf.matmul(h[:, -1, :], wte_t), presents
 
         def top_k(logits):
             values, _ = tf.nn.top_k(logits, k=self.top_k)
             return tf.where(logits < values[:, -1, tf.newaxis], tf.ones_like(logits) * -1e10, logits)
 
-        _, past0 = step(self.context[:, :-1])
+        # The prompt is the same for every sample: run it through the model
+        # once and copy its keys and values, instead of once per sample.
+        _, prompt_past = step(self.context[:, :-1])
+        past0 = tf.tile(prompt_past, [self.batch, 1, 1, 1, 1, 1])
+        last = tf.tile(self.context[:, -1], [self.batch])
 
         def body(i, past, prev, output):
             logits, presents = step(prev[:, tf.newaxis], past=past)
-            logits = logits[:, -1, :] / self.temperature
+            logits = logits / self.temperature
             logits = tf.cond(self.top_k > 0, lambda: top_k(logits), lambda: logits)
-            draw = tf.random.stateless_categorical(logits, 1, seed=self.seed + tf.stack([tf.constant(0, tf.int64), tf.cast(i, tf.int64)]), dtype=tf.int32)[:, 0]
+            seed = self.seed + tf.stack([tf.constant(0, tf.int64), tf.cast(i, tf.int64)])
+            draw = tf.random.stateless_categorical(logits, 1, seed=seed, dtype=tf.int32)[:, 0]
             return i + 1, tf.concat([past, presents], axis=-2), draw, tf.concat([output, draw[:, tf.newaxis]], axis=1)
 
-        batch = tf.shape(self.context)[0]
         _, _, _, tokens = tf.while_loop(
             cond=lambda *args: True,
             body=body,
             maximum_iterations=self.length,
-            loop_vars=[tf.constant(0), past0, self.context[:, -1], tf.zeros([batch, 0], tf.int32)],
+            loop_vars=[tf.constant(0), past0, last, tf.zeros([self.batch, 0], tf.int32)],
             shape_invariants=[
                 tf.TensorShape([]),
                 tf.TensorShape(model.past_shape(hparams=hp, batch_size=None)),
@@ -160,14 +191,20 @@ class FastEngine:
     def passage_loss(self, prompt: str) -> float:
         return float(self.sess.run(self.loss, {self.tokens: [self.encode(prompt)]}))
 
+    def reset(self) -> None:
+        """Back to the base weights."""
+        self.sess.run(self.restore_base)
+        self.sess.run(self.refresh_sampler)
+
     def finetune(self, prompt: str, params: Params) -> None:
         """Fresh base weights, then ``params.finetune_steps`` Adam steps on the passage."""
+        if params.finetune_steps > self.max_finetune_steps:
+            raise ValueError(f"engine built for at most {self.max_finetune_steps} fine-tune steps")
         self.sess.run(self.restore_base)
         tokens = [self.encode(prompt)]
         for t in range(1, params.finetune_steps + 1):
-            if t > self.max_finetune_steps:
-                raise ValueError(f"engine built for at most {self.max_finetune_steps} fine-tune steps")
             self.sess.run(self.train_step, {self.tokens: tokens, self.lr: params.learning_rate, self.t: float(t)})
+        self.sess.run(self.refresh_sampler)
 
     def sample(self, prompt: str, params: Params, nsamples: int) -> list[str]:
         """Continuations of ``prompt`` with the weights as they are now, cut at <|endoftext|>."""
@@ -180,7 +217,8 @@ class FastEngine:
         return self.sess.run(
             self.generated,
             {
-                self.context: [tokens] * nsamples,
+                self.context: [tokens],
+                self.batch: nsamples,
                 self.temperature: params.temperature,
                 self.top_k: params.top_k,
                 self.length: params.length,
@@ -200,7 +238,7 @@ class FastEngine:
         if params.finetune_steps:
             self.finetune(prompt, params)
         else:
-            self.sess.run(self.restore_base)
+            self.reset()
         tuned = time.perf_counter()
         continuations = self.sample(prompt, params, nsamples)
         return Generation(continuations, tuned - start, time.perf_counter() - tuned)

@@ -1,0 +1,211 @@
+"""Auto-pick: choose generated sentences until an essay reaches a target length.
+
+The seed's artist read 10-40 samples per passage and hand-picked sentences
+until the essay doubled without changing its meaning. This does the reading:
+
+* On topic: each candidate is scored by TF-IDF cosine similarity to its own
+  passage, with IDF over the essay's passages. Plain content-word overlap
+  would count "rover" (in every passage) as much as "Sojourner" (in one);
+  TF-IDF lets the words that make a passage *that* passage carry the score,
+  and the cosine keeps long candidates from winning by size alone.
+* Not a copy: a candidate that nearly repeats any sentence of the essay, or
+  one already picked, is refused (word-sequence similarity >= 0.7).
+* Complete: starts with a capital, ends as a sentence, 5 to 45 words; a
+  cut-off sentence closed with a period is allowed but scores lower.
+
+Words are spread over passages in proportion to their length, then topped
+up or trimmed globally until the ratio is as close to the target as the
+candidates allow. Manual picks are kept and counted. Pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from ..content.essays import Essay, count_words
+from ..content.sentences import split_sentences
+from ..samples.cache import SampleCache
+from .candidates import Candidate, resolve_ref, run_candidates
+from .store import PassagePicks, Picks
+
+MIN_WORDS, MAX_WORDS = 5, 45
+NEAR_COPY = 0.7
+CLOSED_PENALTY = 0.85
+STOP = frozenset(
+    """a an the and or but if then so of to in on at by for with from as is are was were be been being it its this that
+    these those they them their there here he she his her we our you your i me my not no nor can could would should will
+    shall may might must do does did has have had than too very just also only into onto over under about after before
+    while when where which who whom whose what why how all any each every some such more most other another one two""".split()
+)
+_WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
+_STARTS_WELL = re.compile(r"""^["'“‘(]?[A-Z0-9]""")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOP]
+
+
+def near_copy(a: list[str], b: list[str]) -> bool:
+    if not a or not b:
+        return False
+    sa, sb = set(a), set(b)
+    if len(sa & sb) / len(sa | sb) < 0.4:  # cheap filter before the exact measure
+        return False
+    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_COPY
+
+
+class TfIdf:
+    def __init__(self, documents: list[str]):
+        df: Counter[str] = Counter()
+        for d in documents:
+            df.update(set(content_words(d)))
+        n = len(documents)
+        self.idf = {w: math.log((1 + n) / (1 + c)) + 1 for w, c in df.items()}
+        self.default = math.log(1 + n) + 1
+
+    def vector(self, text: str) -> dict[str, float]:
+        tf = Counter(content_words(text))
+        return {w: c * self.idf.get(w, self.default) for w, c in tf.items()}
+
+    @staticmethod
+    def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+        dot = sum(v * b.get(w, 0.0) for w, v in a.items())
+        na = math.sqrt(sum(v * v for v in a.values()))
+        nb = math.sqrt(sum(v * v for v in b.values()))
+        return dot / (na * nb) if na and nb else 0.0
+
+
+@dataclass(frozen=True)
+class Scored:
+    passage: str  # key
+    candidate: Candidate
+    score: float
+    tokens: tuple[str, ...]
+
+    @property
+    def words(self) -> int:
+        return self.candidate.words
+
+    @property
+    def order(self) -> tuple:
+        return (-round(self.score, 9), self.passage, str(self.candidate.ref))
+
+
+@dataclass
+class PickReport:
+    slug: str
+    original_words: int
+    verbosified_words: int
+    mean_score: float
+    empty_passages: list[int] = field(default_factory=list)  # 1-based passages with nothing usable
+
+    @property
+    def ratio(self) -> float:
+        return self.verbosified_words / self.original_words if self.original_words else 0.0
+
+
+def usable_candidates(essay: Essay, cache: SampleCache, splitter: str = "builtin") -> dict[str, list[Scored]]:
+    """Every acceptable candidate per passage key, best first."""
+    tfidf = TfIdf([p.text for p in essay.passages])
+    essay_sentences = [words(s) for p in essay.passages for s in split_sentences(p.text, splitter)]
+    out: dict[str, list[Scored]] = {}
+    for passage in essay.passages:
+        entry = cache.for_passage(passage.key)
+        target = tfidf.vector(passage.text)
+        scored = []
+        seen: set[str] = set()
+        for run in entry.runs if entry else []:
+            usable_samples = {i for i, f in enumerate(run.flags) if not f}
+            for cand in run_candidates(run, splitter):
+                if cand.ref.sample not in usable_samples or cand.text in seen:
+                    continue
+                seen.add(cand.text)
+                n = cand.words
+                if not (MIN_WORDS <= n <= MAX_WORDS) or not _STARTS_WELL.match(cand.text):
+                    continue
+                toks = words(cand.text)
+                if any(near_copy(toks, s) for s in essay_sentences):
+                    continue
+                score = TfIdf.cosine(tfidf.vector(cand.text), target) * (CLOSED_PENALTY if cand.closed else 1.0)
+                if score <= 0:
+                    continue
+                scored.append(Scored(passage.key, cand, score, tuple(toks)))
+        out[passage.key] = sorted(scored, key=lambda s: s.order)
+    return out
+
+
+def auto_pick(essay: Essay, cache: SampleCache, picks: Picks, *, ratio: float = 2.0, force: bool = False, splitter: str = "builtin") -> tuple[Picks, PickReport]:
+    """New picks for ``essay``: manual entries kept (unless ``force``), auto ones chosen afresh."""
+    keys = [p.key for p in essay.passages]
+    lengths = {p.key: p.words for p in essay.passages}
+    original = sum(lengths.values())
+    target = round(original * ratio)
+    kept = {k: e for k, e in picks.passages.items() if not force and not e.auto}
+    candidates = usable_candidates(essay, cache, splitter)
+
+    chosen: dict[str, list[Scored]] = {k: [] for k in keys if k not in kept}
+    picked_tokens: list[tuple[str, ...]] = []
+    total = original
+    for key, entry in kept.items():  # manual picks count, and are not repeated by auto ones
+        samples = cache.for_passage(key)
+        for ref in entry.refs:
+            run = samples.run(ref.run) if samples else None
+            cand = resolve_ref(run, ref, splitter) if run else None
+            if cand and key in lengths:
+                picked_tokens.append(tuple(words(cand.text)))
+                total += cand.words
+
+    def fits(s: Scored) -> bool:
+        return not any(near_copy(list(s.tokens), list(t)) for t in picked_tokens)
+
+    def take(s: Scored) -> None:
+        nonlocal total
+        chosen[s.passage].append(s)
+        picked_tokens.append(s.tokens)
+        total += s.words
+
+    free = [k for k in keys if k in chosen]
+    free_words = sum(lengths[k] for k in free) or 1
+    need = max(0, target - total)
+    # 1. each passage's share, in proportion to its length
+    for key in free:
+        quota = need * lengths[key] / free_words
+        added = 0
+        for s in candidates.get(key, []):
+            if abs(added + s.words - quota) >= abs(added - quota):
+                continue
+            if fits(s):
+                take(s)
+                added += s.words
+    # 2. top up with the best remaining candidates anywhere, while that brings us closer
+    rest = sorted((s for k in free for s in candidates.get(k, []) if s not in chosen[k]), key=lambda s: s.order)
+    for s in rest:
+        if total >= target:
+            break
+        if abs(total + s.words - target) < abs(total - target) and fits(s):
+            take(s)
+    # 3. trim the weakest if over
+    for s in sorted((s for k in free for s in chosen[k]), key=lambda s: s.order, reverse=True):
+        if abs(total - s.words - target) < abs(total - target):
+            chosen[s.passage].remove(s)
+            total -= s.words
+
+    result = Picks(picks.slug, dict(kept))
+    scores = []
+    for key in free:
+        if chosen[key]:
+            # keep the model's own order within a passage: run, sample, sentence
+            ordered = sorted(chosen[key], key=lambda s: (s.candidate.ref.run, s.candidate.ref.sample, s.candidate.ref.sentence))
+            result.passages[key] = PassagePicks(key, [s.candidate.ref for s in ordered], auto=True)
+            scores += [s.score for s in ordered]
+    empty = [i + 1 for i, k in enumerate(keys) if not candidates.get(k)]
+    report = PickReport(picks.slug, original, total, sum(scores) / len(scores) if scores else 0.0, empty)
+    return result, report

@@ -1,0 +1,154 @@
+"""Auto-pick and stats on a fixture essay with a hand-written sample cache."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from generator.content.essays import count_words, parse_essay
+from generator.picks.auto import auto_pick
+from generator.picks.candidates import PickRef
+from generator.picks.resolve import verbosify
+from generator.picks.store import PassagePicks, Picks, dump_picks, load_picks, parse_picks
+from generator.samples.cache import Params, PassageSamples, Run, SampleCache, save_cache
+from tests.conftest import run_cli
+
+ESSAY = """Title: Dust
+Date: 2026-01-01
+
+The rover Curiosity climbs Mount Sharp slowly. Its drill samples layered rock. Scientists read the layers like pages.
+
+Dust storms cover the solar panels of Opportunity. Power drops every dusty day. Engineers wait for wind to clean the panels.
+
+The helicopter Ingenuity flies above Jezero crater. Each flight lasts about two minutes. Its cameras scout paths for the rover.
+"""
+
+# Per passage: sentences that say the passage's things in new words, an exact
+# copy of an essay sentence, and sentences about something else entirely.
+ON_TOPIC = [
+    ["Curiosity keeps climbing the slopes of Mount Sharp, one layer at a time.", "The drill on Curiosity brings up powder from each layered rock.", "Every layer of rock on Mount Sharp is a page the scientists can read.", "Slowly the rover reads the mountain from the bottom up."],
+    ["Opportunity lost power whenever dust storms covered its solar panels.", "Engineers could only wait for the wind to clean the dusty panels.", "Each dusty day meant less power for the patient rover.", "A gust of wind would clean the solar panels and bring the power back."],
+    ["Ingenuity scouts paths across Jezero crater for the rover below.", "Every flight of the helicopter lasts only about two minutes.", "The cameras of Ingenuity show the rover where the crater is safe.", "Above Jezero crater the little helicopter flies ahead of the rover."],
+]
+OFF_TOPIC = ["Bananas are rich in potassium and taste sweet.", "The orchestra tuned its violins before the concert began.", "Medieval castles were built with thick stone walls."]
+PARAMS = Params(temperature=0.8, top_k=30, length=100, seed=1, finetune_steps=1, learning_rate=1e-4)
+
+
+@pytest.fixture
+def content(tmp_path) -> Path:
+    root = tmp_path / "content"
+    (root / "essays").mkdir(parents=True)
+    (root / "essays" / "dust.md").write_text(ESSAY)
+    essay = parse_essay(root / "essays" / "dust.md")
+    cache = SampleCache("dust")
+    for i, passage in enumerate(essay.passages):
+        copy = passage.text.split(". ")[0] + "."
+        samples = (
+            " " + " ".join(ON_TOPIC[i][:2]) + " " + OFF_TOPIC[i],
+            " " + copy + " " + ON_TOPIC[i][2],
+            " " + OFF_TOPIC[(i + 1) % 3] + " " + ON_TOPIC[i][3] + " And the rover kept going across the rocks until",
+            " Then it",
+        )
+        cache.passages[passage.key] = PassageSamples(passage.text, [Run("fixture", "hand-written", "fast", PARAMS, samples)])
+    save_cache(root / "samples" / "dust.json", cache)
+    return root
+
+
+def load(content: Path):
+    from generator.samples.cache import load_cache
+
+    essay = parse_essay(content / "essays" / "dust.md")
+    cache, _ = load_cache(content / "samples" / "dust.json", "dust")
+    return essay, cache
+
+
+def picked_texts(essay, cache, picks) -> list[str]:
+    v = verbosify(essay, cache, picks)
+    return [i.text for vp in v.passages.values() for i in vp.insertions]
+
+
+def test_ratio_reached_without_copies_or_off_topic(content):
+    essay, cache = load(content)
+    picks, report = auto_pick(essay, cache, Picks("dust"), ratio=2.0)
+    assert abs(report.ratio - 2.0) <= 0.1  # within 5%
+    v = verbosify(essay, cache, picks)
+    assert v.stats.verbosified_words == report.verbosified_words
+    texts = picked_texts(essay, cache, picks)
+    essay_sentences = {s.strip() for p in essay.passages for s in re.split(r"(?<=\.)\s", p.text)}
+    assert not essay_sentences & set(texts)
+    assert not set(OFF_TOPIC) & set(texts)
+    assert len(texts) == len(set(texts))
+    assert "Then it." not in texts  # a short cut-off sentence is never closed and picked
+
+
+def test_lower_ratio_picks_fewer(content):
+    essay, cache = load(content)
+    _, half = auto_pick(essay, cache, Picks("dust"), ratio=1.5)
+    _, double = auto_pick(essay, cache, Picks("dust"), ratio=2.0)
+    # on a 59-word essay one sentence is a fifth of it: "as close as the sentences allow"
+    assert half.verbosified_words < double.verbosified_words and abs(half.ratio - 1.5) <= 0.1
+
+
+def test_cut_off_sentence_can_be_picked_and_is_marked(content):
+    essay, cache = load(content)
+    picks, _ = auto_pick(essay, cache, Picks("dust"), ratio=2.0)
+    v = verbosify(essay, cache, picks)
+    closed = [i for vp in v.passages.values() for i in vp.insertions if i.candidate.closed]
+    for ins in closed:
+        assert ins.text.endswith("until.")
+
+
+def test_deterministic(content):
+    essay, cache = load(content)
+    a, _ = auto_pick(essay, cache, Picks("dust"))
+    b, _ = auto_pick(essay, cache, Picks("dust"))
+    dump = lambda p: dump_picks(p, title="Dust", passages={x.key: x.text for x in essay.passages}, sentences={})  # noqa: E731
+    assert dump(a) == dump(b)
+
+
+def test_manual_picks_kept_unless_forced(content):
+    essay, cache = load(content)
+    first = essay.passages[0]
+    run = cache.passages[first.key].runs[0]
+    manual = Picks("dust", {first.key: PassagePicks(first.key, [PickRef(run.id, 0, 2)])})  # the off-topic one, by hand
+    kept, _ = auto_pick(essay, cache, manual)
+    assert kept.passages[first.key].refs == [PickRef(run.id, 0, 2)] and not kept.passages[first.key].auto
+    forced, _ = auto_pick(essay, cache, manual, force=True)
+    assert forced.passages[first.key].auto and PickRef(run.id, 0, 2) not in forced.passages[first.key].refs
+
+
+def test_pick_and_stats_commands(content, capsys, tmp_path):
+    assert run_cli("pick", "--content", str(content), "-q") == 0
+    text = (content / "picks" / "dust.toml").read_text()
+    picks, warnings = parse_picks(text, "dust", Path("x"))
+    assert not warnings and picks.passages and "auto = true" in text and "# > The rover Curiosity" in text
+    # a hand edit survives a re-run
+    edited = text.replace("auto = true\n", "", 1)
+    (content / "picks" / "dust.toml").write_text(edited)
+    assert run_cli("pick", "--content", str(content), "-q") == 0
+    assert (content / "picks" / "dust.toml").read_text().count("auto = true") == text.count("auto = true") - 1
+    capsys.readouterr()
+    assert run_cli("stats", "--content", str(content), "--json") == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert set(row) == {"slug", "title", "passages", "passages_with_samples", "passages_with_picks", "original_words", "verbosified_words", "ratio", "stale_picks"}
+    assert row["passages"] == 3 and row["passages_with_samples"] == 3 and row["stale_picks"] == 0
+    assert abs(row["ratio"] - 2.0) <= 0.1
+    # the site shows the same numbers
+    out = tmp_path / "site"
+    (content / "site.toml").write_text('title = "T"\n')
+    assert run_cli("build", "--content", str(content), "--output", str(out), "-q") == 0
+    page = (out / "essays" / "dust" / "index.html").read_text()
+    assert f"{row['original_words']:,} → {row['verbosified_words']:,} words" in page
+    assert f"×{row['ratio']:.2f}" in page
+
+
+def test_stats_counts_stale_picks(content, capsys):
+    (content / "picks").mkdir(exist_ok=True)
+    (content / "picks" / "dust.toml").write_text('[[passage]]\nkey = "000000000000"\npicks = ["rx:0:0"]\n')
+    assert run_cli("stats", "--content", str(content), "--json") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)[0]["stale_picks"] == 1 and "stale pick" in err
+    assert count_words("a b") == 2
