@@ -11,7 +11,8 @@ sentences). Each build runs `python build.py` as a fresh process (start-up
 counts): cold, rebuilt with nothing changed, rebuilt after editing one essay.
 Pelican (default theme, feeds off, relative URLs), installed into
 bench/.work/pelican-venv from PyPI if missing, builds the same essays cold.
-Prints wall seconds and peak RSS per build.
+Prints wall seconds and peak RSS per build. GIF rendering is switched off
+here (`gifs = false`); bench/gifs.py measures it.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def make_exhibit(folder: Path, essays: int, with_samples: bool, seed: int = 1) -
         shutil.rmtree(folder)
     for sub in ("essays", "samples", "picks"):
         (folder / sub).mkdir(parents=True)
-    (folder / "site.toml").write_text('title = "Bench"\n')
+    # GIFs (about 0.3 s per passage with picks) are measured by bench/gifs.py.
+    (folder / "site.toml").write_text('title = "Bench"\ngifs = false\n')
     params = Params(0.8, 30, 100, 1, 1, 1e-4)
     for n in range(essays):
         paragraphs = [" ".join(sentence(rng) for _ in range(6)) for _ in range(20)]

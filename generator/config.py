@@ -41,6 +41,7 @@ class SiteConfig:
     language: str = "en"
     passage_size: int = 3
     sentence_splitter: str = "builtin"
+    gifs: bool = True
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
 
     @property

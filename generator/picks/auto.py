@@ -12,6 +12,10 @@ until the essay doubled without changing its meaning. This does the reading:
   one already picked, is refused (word-sequence similarity >= 0.7).
 * Complete: starts with a capital, ends as a sentence, 5 to 45 words; a
   cut-off sentence closed with a period is allowed but scores lower.
+* In the essay's own words: the score is scaled by the share of the
+  candidate's words that the essay itself uses (or that are function words),
+  from x0.5 (none) to x1. This is the seed's reason for a low top_k, as a
+  preference: a sample that invents words drifts from what the essay says.
 
 Words are spread over passages in proportion to their length, then topped
 up or trimmed globally until the ratio is as close to the target as the
@@ -115,6 +119,7 @@ class PickReport:
 def usable_candidates(essay: Essay, cache: SampleCache, splitter: str = "builtin") -> dict[str, list[Scored]]:
     """Every acceptable candidate per passage key, best first."""
     tfidf = TfIdf([p.text for p in essay.passages])
+    vocabulary = STOP | {w for p in essay.passages for w in words(p.text)}
     essay_sentences = [words(s) for p in essay.passages for s in split_sentences(p.text, splitter)]
     out: dict[str, list[Scored]] = {}
     for passage in essay.passages:
@@ -134,7 +139,8 @@ def usable_candidates(essay: Essay, cache: SampleCache, splitter: str = "builtin
                 toks = words(cand.text)
                 if any(near_copy(toks, s) for s in essay_sentences):
                     continue
-                score = TfIdf.cosine(tfidf.vector(cand.text), target) * (CLOSED_PENALTY if cand.closed else 1.0)
+                known = sum(1 for w in toks if w in vocabulary) / len(toks)
+                score = TfIdf.cosine(tfidf.vector(cand.text), target) * (0.5 + 0.5 * known) * (CLOSED_PENALTY if cand.closed else 1.0)
                 if score <= 0:
                     continue
                 scored.append(Scored(passage.key, cand, score, tuple(toks)))

@@ -98,6 +98,7 @@ def _summary_from_dict(d: dict):
         order=d["order"],
         stats=EssayStats(**d["stats"]),
         provenance=tuple(tuple(p) for p in d["provenance"]),
+        overview=d.get("overview", ""),
     )
 
 
@@ -115,7 +116,10 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path):
     picks, pick_warnings = load_picks(paths.picks(slug), slug)
     verbosified = verbosify(essay, cache, picks, config.sentence_splitter)
     warnings = ([cache_warning] if cache_warning else []) + pick_warnings + [str(s) for s in verbosified.stale]
-    files = {f"essays/{slug}/index.html": render_essay(env, config, verbosified)}
+    files: dict[str, bytes] = {}
+    animations = _animations(paths, config, verbosified, files) if config.gifs else {"passages": {}, "overview": None}
+    files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations)
+    overview = animations["overview"]
     summary = EssaySummary(
         slug=slug,
         title=essay.title,
@@ -124,8 +128,33 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path):
         order=essay.order,
         stats=verbosified.stats,
         provenance=provenance_of(verbosified),
+        overview=f"essays/{slug}/gifs/{overview.name}" if overview else "",
     )
     return summary, files, warnings
+
+
+def _animations(paths: Paths, config: SiteConfig, verbosified, files: dict[str, bytes]) -> dict:
+    """Render (or fetch from the GIF cache) the passage and overview animations into ``files``."""
+    from .gifs import GifCache
+
+    cache = GifCache(writer.gif_cache_dir(paths.output.resolve()))
+    slug = verbosified.essay.slug
+    out: dict = {"passages": {}, "overview": None}
+    rows = []
+    for passage in verbosified.essay.passages:
+        vp = verbosified.at(passage)
+        rows.append((passage.words, vp.words_added))
+        if vp.insertions:
+            r = cache.passage(passage.text, [i.text for i in vp.insertions], passage.words)
+            out["passages"][passage.index] = r
+            files[f"essays/{slug}/gifs/{r.name}.gif"] = r.gif
+            files[f"essays/{slug}/gifs/{r.name}.png"] = r.png
+    if any(added for _, added in rows):
+        r = cache.overview(verbosified.essay.title, rows)
+        out["overview"] = r
+        files[f"essays/{slug}/gifs/{r.name}.gif"] = r.gif
+        files[f"essays/{slug}/gifs/{r.name}.png"] = r.png
+    return out
 
 
 _worker_env = None

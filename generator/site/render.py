@@ -30,6 +30,7 @@ class EssaySummary:
     order: int
     stats: EssayStats
     provenance: tuple[tuple[str, str, int, int, int], ...]  # (model, recipe, passages, runs, samples)
+    overview: str = ""  # path of the essay's overview animation (without .gif/.png), relative to the site root
 
     @property
     def sort_key(self) -> tuple:
@@ -69,7 +70,7 @@ def provenance_of(verbosified: VerbosifiedEssay) -> tuple[tuple[str, str, int, i
     return tuple((m, r, *g) for (m, r), g in sorted(groups.items()))
 
 
-def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, extra: dict | None = None) -> bytes:
+def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, animations: dict | None = None) -> bytes:
     essay = verbosified.essay
     return _page(
         env,
@@ -80,7 +81,7 @@ def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: Verbosi
         essay=essay,
         verbosified=verbosified,
         stats=verbosified.stats,
-        **(extra or {}),
+        animations=animations or {"passages": {}, "overview": None},
     )
 
 

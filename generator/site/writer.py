@@ -49,6 +49,10 @@ def manifest_path(output: Path) -> Path:
     return output.parent / ".vsr-cache" / f"{output.name}.json"
 
 
+def gif_cache_dir(output: Path) -> Path:
+    return output.parent / ".vsr-cache" / f"{output.name}-gifs"
+
+
 def load_manifest(output: Path) -> dict:
     try:
         data = json.loads(manifest_path(output).read_text("utf-8"))
@@ -102,8 +106,12 @@ def clean(output: Path) -> bool:
     if cache.exists():
         cache.unlink()
         existed = True
-        try:
-            cache.parent.rmdir()
-        except OSError:
-            pass
+    gifs = gif_cache_dir(output)
+    if gifs.exists():
+        shutil.rmtree(gifs)
+        existed = True
+    try:
+        cache.parent.rmdir()
+    except OSError:
+        pass
     return existed

@@ -96,7 +96,10 @@ class FastEngine:
         restores = [w.assign(b) for w, b in zip(self.weights, base)]
         lr_t = self.lr * tf.sqrt(1 - BETA2**self.t) / (1 - BETA1**self.t)
         if max_steps == 1:
-            updates = [w.assign_sub(lr_t * ((1 - BETA1) * g) / (tf.sqrt((1 - BETA2) * tf.square(g)) + EPSILON)) for w, g in zip(self.weights, grads)]
+            # t = 1: lr_t·(1-β1)g / (√(1-β2)·|g| + ε) = lr·g / (|g| + ε/√(1-β2)); three
+            # elementwise ops per weight keep the temporaries (and peak memory) small.
+            eps = EPSILON / (1 - BETA2) ** 0.5
+            updates = [w.assign_sub(self.lr * (g / (tf.abs(g) + eps))) for w, g in zip(self.weights, grads)]
             self.restore_base = tf.group(*restores)
         else:
             with v1.variable_scope("adam"):
@@ -132,20 +135,20 @@ class FastEngine:
         wte_t = v1.get_variable("sampler/wte_t", [hp.n_embd, hp.n_vocab], wte.dtype, initializer=v1.zeros_initializer(), trainable=False)
         self.refresh_sampler = wte_t.assign(tf.transpose(wte))
 
-        def step(tokens, past=None):
-            """gpt-2-simple's model(), up to the final norm, then logits for the last position only."""
+        def step(tokens, pasts=None):
+            """gpt-2-simple's model(), up to the final norm, then logits for the last
+            position only. Keys and values stay one tensor per layer, so the cache
+            is not unstacked and restacked around every generated token."""
             with v1.variable_scope("model", reuse=True):
                 wpe = v1.get_variable("wpe")
-                past_length = 0 if past is None else tf.shape(past)[-2]
+                past_length = 0 if pasts is None else tf.shape(pasts[0])[-2]
                 h = tf.gather(wte, tokens) + tf.gather(wpe, model.positions_for(tokens, past_length))
-                pasts = tf.unstack(past, axis=1) if past is not None else [None] * hp.n_layer
                 presents = []
-                for layer, layer_past in enumerate(pasts):
+                for layer in range(hp.n_layer):
+                    layer_past = None if pasts is None else pasts[layer]
                     h, present = model.block(h, "h%d" % layer, past=layer_past, hparams=hp)
-                    presents.append(present)
+                    presents.append(present if pasts is None else tf.concat([layer_past, present], axis=-2))
                 h = model.norm(h, "ln_f")
-            presents = tf.stack(presents, axis=1)
-            presents.set_shape(model.past_shape(hparams=hp, batch_size=None))
             return tf.matmul(h[:, -1, :], wte_t), presents
 
         def top_k(logits):
@@ -154,29 +157,25 @@ class FastEngine:
 
         # The prompt is the same for every sample: run it through the model
         # once and copy its keys and values, instead of once per sample.
-        _, prompt_past = step(self.context[:, :-1])
-        past0 = tf.tile(prompt_past, [self.batch, 1, 1, 1, 1, 1])
+        _, prompt_pasts = step(self.context[:, :-1])
+        pasts0 = [tf.tile(p, [self.batch, 1, 1, 1, 1]) for p in prompt_pasts]
         last = tf.tile(self.context[:, -1], [self.batch])
+        layer_shape = tf.TensorShape([None, 2, hp.n_head, None, hp.n_embd // hp.n_head])
 
-        def body(i, past, prev, output):
-            logits, presents = step(prev[:, tf.newaxis], past=past)
+        def body(i, pasts, prev, output):
+            logits, pasts = step(prev[:, tf.newaxis], pasts=pasts)
             logits = logits / self.temperature
             logits = tf.cond(self.top_k > 0, lambda: top_k(logits), lambda: logits)
             seed = self.seed + tf.stack([tf.constant(0, tf.int64), tf.cast(i, tf.int64)])
             draw = tf.random.stateless_categorical(logits, 1, seed=seed, dtype=tf.int32)[:, 0]
-            return i + 1, tf.concat([past, presents], axis=-2), draw, tf.concat([output, draw[:, tf.newaxis]], axis=1)
+            return i + 1, pasts, draw, tf.concat([output, draw[:, tf.newaxis]], axis=1)
 
         _, _, _, tokens = tf.while_loop(
             cond=lambda *args: True,
             body=body,
             maximum_iterations=self.length,
-            loop_vars=[tf.constant(0), past0, last, tf.zeros([self.batch, 0], tf.int32)],
-            shape_invariants=[
-                tf.TensorShape([]),
-                tf.TensorShape(model.past_shape(hparams=hp, batch_size=None)),
-                tf.TensorShape([None]),
-                tf.TensorShape([None, None]),
-            ],
+            loop_vars=[tf.constant(0), pasts0, last, tf.zeros([self.batch, 0], tf.int32)],
+            shape_invariants=[tf.TensorShape([]), [layer_shape] * hp.n_layer, tf.TensorShape([None]), tf.TensorShape([None, None])],
         )
         self.generated = tokens
 
