@@ -26,7 +26,7 @@ from ..fsutil import atomic_write_bytes, digest
 
 log = logging.getLogger(__name__)
 
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 BACKGROUND = (5, 6, 13)
 TEXT = (228, 231, 245)
 HIGHLIGHT = (255, 210, 122)
@@ -210,7 +210,8 @@ def overview_frames(title: str, rows: list[tuple[int, int]], steps: int = 16):
                     draw.rectangle((x0 + 1, y, x1, y + bar), fill=HIGHLIGHT)
         draw.rectangle((60, h - 60, w - 60, h - 20), fill=BACKGROUND)
         total = original + round(added * share)
-        draw.text((w - 60, h - 24), f"{original:,} → {total:,} words", font=font(26), fill=HIGHLIGHT if step else MUTED, anchor="rb")
+        label = f"{original:,} → {total:,} words" if step else f"{original:,} words"
+        draw.text((w - 60, h - 24), label, font=font(26), fill=HIGHLIGHT if step else MUTED, anchor="rb")
         frames.append(_to_palette(canvas))
         durations.append(START_MS if step == 0 else (HOLD_MS if step == steps else 90))
     return frames, durations
