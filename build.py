@@ -139,6 +139,30 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_explore(args) -> int:
+    from generator.config import load_config
+    from generator.samples import explore
+    from generator.samples.engine.checkpoint import check_model, fingerprint
+    from generator.samples.generate import request_from
+
+    config = load_config(args.content / "site.toml")
+    request = request_from(config, args.models_dir, model=args.model)
+    from generator.content import read_essays
+
+    essays = read_essays(args.content, passage_size=config.passage_size, splitter=config.sentence_splitter)
+    targets = explore.choose(essays, list(config.explore), args.essay, args.passage)
+    folder = check_model(request.models_dir, request.model)
+    from generator.samples.engine.fast import FastEngine
+
+    engine = FastEngine(folder, max_finetune_steps=max(explore.FINETUNE_STEPS))
+    try:
+        summary = explore.run(targets, args.content, engine, request.model, fingerprint(folder), request.params, progress=not args.quiet)
+    finally:
+        engine.close()
+    log.info("explored %d passage(s): %d cell(s) sampled, %d already there, %.0f s", len(targets), summary.cells, summary.skipped, summary.seconds)
+    return 0
+
+
 def cmd_download_model(args) -> int:
     from generator.samples.engine.download import download
 
@@ -253,6 +277,18 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--learning-rate", type=float, dest="learning_rate")
     g.add_argument("--force", action="store_true", help="generate even where samples exist")
     g.set_defaults(func=cmd_generate)
+
+    x = sub.add_parser(
+        "explore",
+        help="sample the temperature x top_k x fine-tuning grid for a few passages (imports TensorFlow)",
+        description="For the passages in site.toml's `explore` (default: each essay's first), sample every temperature "
+        "(0.2 0.5 0.8 1.0) x top_k (0 30 40 80) x fine-tuning (none, 1 step, 5 steps) cell into content/samples/explore/. Resumable.",
+    )
+    _model_options(x)
+    x.add_argument("--essay", metavar="SLUG", help="explore this essay's passage (with --passage)")
+    x.add_argument("--passage", type=int, metavar="N", help="1-based passage number")
+    x.add_argument("--model", help="model folder name under --models-dir")
+    x.set_defaults(func=cmd_explore)
 
     d = sub.add_parser("download-model", help="fetch an OpenAI GPT-2 checkpoint into models/ (needs the network)", description="Fetch a GPT-2 checkpoint with gpt-2-simple's downloader, then check every file is complete.")
     d.add_argument("name", nargs="?", default="124M", choices=["124M", "355M", "774M", "1558M"])

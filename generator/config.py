@@ -42,6 +42,7 @@ class SiteConfig:
     passage_size: int = 3
     sentence_splitter: str = "builtin"
     gifs: bool = True
+    explore: list = field(default_factory=list)  # "essay-slug:N" passages for the technical exploration
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
 
     @property
@@ -93,6 +94,9 @@ def load_config(path: Path) -> SiteConfig:
     site = _typed(SiteConfig, data, path, text)
     generation = GenerationDefaults(**_typed(GenerationDefaults, gen, path, text, "generation."))
     config = SiteConfig(**site, generation=generation)
+    for item in config.explore:
+        if not isinstance(item, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*:[1-9][0-9]*", item):
+            raise InputError(path, f"explore entries must look like \"essay-slug:PASSAGE\", got {item!r}", _line_of(text, "explore"))
     if config.passage_size < 1:
         raise InputError(path, "passage_size must be at least 1", _line_of(text, "passage_size"))
     if config.sentence_splitter not in _SPLITTERS:

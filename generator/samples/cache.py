@@ -67,6 +67,7 @@ def run_id_for(fingerprint: str, recipe: str, params: Params) -> str:
 class PassageSamples:
     text: str
     runs: list[Run] = field(default_factory=list)
+    position: int | None = None  # 1-based passage number in its essay (kept by explore, for ordering)
 
     def run(self, run_id: str) -> Run | None:
         return next((r for r in self.runs if r.id == run_id), None)
@@ -111,7 +112,8 @@ def parse_cache(text: str, slug: str) -> SampleCache:
     passages = {}
     for key, entry in data.get("passages", {}).items():
         try:
-            passages[key] = PassageSamples(text=str(entry["text"]), runs=[_run_from(r) for r in entry["runs"]])
+            position = entry.get("position")
+            passages[key] = PassageSamples(text=str(entry["text"]), runs=[_run_from(r) for r in entry["runs"]], position=int(position) if position is not None else None)
         except (KeyError, TypeError) as exc:
             raise CacheError(f"passage {key}: bad entry ({exc})") from None
     return SampleCache(slug=slug, passages=passages)
@@ -131,6 +133,7 @@ def dump_cache(cache: SampleCache) -> str:
     passages = {}
     for key, entry in sorted(cache.passages.items()):
         passages[key] = {
+            **({"position": entry.position} if entry.position is not None else {}),
             "text": entry.text,
             "runs": [
                 {

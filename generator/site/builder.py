@@ -264,7 +264,12 @@ def build(paths: Paths) -> BuildReport:
             new_essays[summary.slug] = {"fp": fps[summary.slug], "files": sorted(essay_out), "summary": _summary_to_dict(summary), "warnings": warnings}
             report.essays_rendered += 1
 
-    site_fp = digest(base + json.dumps([_summary_to_dict(s) for s in summaries], sort_keys=True))
+    explore_files = sorted((paths.content / "samples" / "explore").glob("*.json"))
+    site_fp = digest(
+        base
+        + json.dumps([_summary_to_dict(s) for s in summaries], sort_keys=True)
+        + "|".join(f"{p.name}:{_file_digest(p)}" for p in explore_files)
+    )
     old_site_files = old.get("site_files", [])
     if old.get("site_fp") == site_fp and old_site_files and all((out / f).is_file() for f in old_site_files):
         keep.update(old_site_files)
@@ -279,7 +284,15 @@ def build(paths: Paths) -> BuildReport:
             import markdown
 
             statement = markdown.markdown(config.statement, output_format="html")
-        site = render_site_pages(env, config, summaries, statement)
+        from ..samples.cache import load_cache
+
+        explore_caches = []
+        for p in explore_files:
+            cache, warning = load_cache(p, p.stem)
+            if warning:
+                report.warnings.append(warning)
+            explore_caches.append(cache)
+        site = render_site_pages(env, config, summaries, statement, explore_caches)
         site.update(_static_files(paths, config))
         files.update(site)
         site_files = sorted(site)

@@ -110,8 +110,12 @@ def _provenance(essays: list[EssaySummary]) -> list[dict]:
     return [rows[k] for k in sorted(rows)]
 
 
-def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[EssaySummary], statement_html: str) -> dict[str, bytes]:
-    """The pages that depend on every essay: landing, method, 404, sitemap, robots."""
+def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[EssaySummary], statement_html: str, explore_caches: list | None = None) -> dict[str, bytes]:
+    """The pages that depend on every essay (landing, method, 404, sitemap,
+    robots) and on the exploration (exploration, alternative results)."""
+    from ..picks.exploration import alternatives, explored
+
+    explore_caches = explore_caches or []
     essays = sorted(essays, key=lambda e: e.sort_key)
     provenance = _provenance(essays)
     pages = {
@@ -126,10 +130,12 @@ def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[Es
             provenance=provenance,
             demo_used=any(r["model"] not in OPENAI_MODELS for r in provenance),
         ),
+        "explore/index.html": _page(env, "explore.html", site, "explore/", "../", gen=site.generation, passages=explored(explore_caches)),
+        "alternatives/index.html": _page(env, "alternatives.html", site, "alternatives/", "../", alternatives=alternatives(explore_caches)),
         "404.html": _page(env, "404.html", site, "404.html", site.absolute_base or "/"),
         "robots.txt": env.get_template("robots.txt").render(site=site).encode("utf-8"),
     }
     if site.absolute_base:
-        urls = ["", "method/"] + [f"essays/{e.slug}/" for e in essays]
+        urls = ["", "method/", "explore/", "alternatives/"] + [f"essays/{e.slug}/" for e in essays]
         pages["sitemap.xml"] = env.get_template("sitemap.xml").render(site=site, urls=urls).encode("utf-8")
     return pages

@@ -1,0 +1,106 @@
+"""`python build.py explore`: the technical exploration, generated instead of written.
+
+The seed compared fine-tuning choices (none, one step on the passage itself,
+several steps) and swept temperature and top_k by hand. This samples the
+whole grid for a few passages through the fast engine, into
+content/samples/explore/<essay>.json (the sample cache's format), resumable
+like generate: a cell already in the cache is not sampled again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..content.essays import Essay, Passage
+from ..errors import InputError
+from .cache import Params, PassageSamples, Run, load_cache, run_id_for, save_cache
+from .quality import flag
+
+TEMPERATURES = (0.2, 0.5, 0.8, 1.0)
+TOP_KS = (0, 30, 40, 80)
+FINETUNE_STEPS = (0, 1, 5)  # no fine-tuning; one step on the passage (the piece); several steps
+SAMPLES = 2
+
+
+def explore_path(content: Path, slug: str) -> Path:
+    return content / "samples" / "explore" / f"{slug}.json"
+
+
+def grid(base: Params) -> list[Params]:
+    return [
+        dataclasses.replace(base, finetune_steps=steps, temperature=t, top_k=k)
+        for steps in FINETUNE_STEPS
+        for t in TEMPERATURES
+        for k in TOP_KS
+    ]
+
+
+def choose(essays: list[Essay], wanted: list[str], essay: str | None = None, passage: int | None = None) -> list[tuple[Essay, Passage]]:
+    """Passages to explore: --essay/--passage, else site.toml's `explore`, else each essay's first passage."""
+    by_slug = {e.slug: e for e in essays}
+    if essay or passage:
+        targets = [f"{essay or essays[0].slug}:{passage or 1}"]
+    else:
+        targets = wanted or [f"{e.slug}:1" for e in essays]
+    out = []
+    for t in targets:
+        slug, _, number = t.partition(":")
+        if slug not in by_slug:
+            raise InputError(None, f"explore: no essay named '{slug}'")
+        passages = by_slug[slug].passages
+        n = int(number)
+        if not 1 <= n <= len(passages):
+            raise InputError(by_slug[slug].path, f"explore: essay '{slug}' has {len(passages)} passages, not {n}")
+        out.append((by_slug[slug], passages[n - 1]))
+    return out
+
+
+@dataclass
+class ExploreSummary:
+    cells: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+def run(targets: list[tuple[Essay, Passage]], content: Path, engine, model: str, fingerprint: str, base: Params, progress: bool = True) -> ExploreSummary:
+    from tqdm import tqdm
+
+    summary = ExploreSummary()
+    cells = grid(base)
+    start = time.perf_counter()
+    with tqdm(total=len(targets) * len(cells), desc="exploring", unit="cell", disable=not progress) as bar:
+        for essay, passage in targets:
+            path = explore_path(content, essay.slug)
+            for steps in FINETUNE_STEPS:
+                todo = []
+                for params in (c for c in cells if c.finetune_steps == steps):
+                    cache, warning = load_cache(path, essay.slug)
+                    if warning:
+                        raise InputError(path, "the exploration cache is unreadable; fix or move it (nothing was changed)")
+                    entry = cache.for_passage(passage.key)
+                    if entry and entry.run("r" + run_id_for(fingerprint, engine.recipe, params)):
+                        summary.skipped += 1
+                        bar.update(1)
+                    else:
+                        todo.append(params)
+                if not todo:
+                    continue
+                if steps:
+                    engine.finetune(passage.text, todo[0])  # once per fine-tuning choice, shared by its 16 cells
+                else:
+                    engine.reset()
+                for params in todo:
+                    continuations = engine.sample(passage.text, params, SAMPLES)
+                    flags = tuple(flag(passage.text, c) for c in continuations)
+                    cache, _ = load_cache(path, essay.slug)
+                    entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
+                    entry.text, entry.position = passage.text, passage.index + 1
+                    entry.add(Run(model, fingerprint, engine.recipe, params, tuple(continuations), flags))
+                    save_cache(path, cache)
+                    summary.cells += 1
+                    bar.update(1)
+    summary.seconds = time.perf_counter() - start
+    return summary
