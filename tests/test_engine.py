@@ -211,3 +211,26 @@ def test_verify_catches_a_truncated_checkpoint(models, tmp_path):
     data.write_bytes(data.read_bytes()[:-100])
     with pytest.raises(InputError, match="truncated"):
         verify(copy)
+
+
+def test_explore_fills_the_grid_and_resumes(exhibit, models, tmp_path, capsys):
+    from generator.samples.explore import FINETUNE_STEPS, TEMPERATURES, TOP_KS, explore_path
+
+    args = ("explore", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta", "--passage", "1", "-q")
+    assert run_cli(*args) == 0
+    cache, warning = load_cache(explore_path(exhibit, "beta"), "beta")
+    (entry,) = cache.passages.values()
+    cells = {(r.params.finetune_steps, r.params.temperature, r.params.top_k) for r in entry.runs}
+    assert cells == {(s, t, k) for s in FINETUNE_STEPS for t in TEMPERATURES for k in TOP_KS}
+    assert entry.position == 1 and all(len(r.samples) == 2 for r in entry.runs)
+    before = explore_path(exhibit, "beta").read_bytes()
+    assert run_cli(*args[:-1]) == 0
+    assert "0 cell(s) sampled, 48 already there" in capsys.readouterr().err
+    assert explore_path(exhibit, "beta").read_bytes() == before
+    # the pages show it
+    out = tmp_path / "site"
+    assert run_cli("build", "--content", str(exhibit), "--output", str(out), "-q") == 0
+    page = (out / "explore" / "index.html").read_text()
+    assert page.count('<div class="cell') == 48 and "temperature 0.2 · top_k 0" in page and "distinct " in page
+    alternatives = (out / "alternatives" / "index.html").read_text()
+    assert "divergence" in alternatives or "No unconstrained samples" in alternatives

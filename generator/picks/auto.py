@@ -47,6 +47,7 @@ STOP = frozenset(
 )
 _WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
 _STARTS_WELL = re.compile(r"""^["'“‘(]?[A-Z0-9]""")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd]")
 
 
 def words(text: str) -> list[str]:
@@ -134,7 +135,7 @@ def usable_candidates(essay: Essay, cache: SampleCache, splitter: str = "builtin
                     continue
                 seen.add(cand.text)
                 n = cand.words
-                if not (MIN_WORDS <= n <= MAX_WORDS) or not _STARTS_WELL.match(cand.text):
+                if not (MIN_WORDS <= n <= MAX_WORDS) or not _STARTS_WELL.match(cand.text) or _CONTROL.search(cand.text):
                     continue
                 toks = words(cand.text)
                 if any(near_copy(toks, s) for s in essay_sentences):

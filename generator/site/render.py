@@ -7,10 +7,12 @@ own Markdown is marked safe.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from ..config import SiteConfig
 from ..picks.resolve import EssayStats, VerbosifiedEssay
@@ -37,8 +39,26 @@ class EssaySummary:
         return (self.order, self.date, self.slug)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match.group())
+    return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
+
+
+def show_controls(value):
+    """Control characters cannot appear in HTML; a model can emit them. Show
+    them as their visible pictures (U+2405 for U+0005) instead of dropping them."""
+    if isinstance(value, str) and _CONTROL.search(value):
+        fixed = _CONTROL.sub(_visible, value)
+        return markupsafe.Markup(fixed) if isinstance(value, markupsafe.Markup) else fixed
+    return value
+
+
 def environment(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
+        finalize=show_controls,
         loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=jinja2.select_autoescape(["html", "xml"]),
         undefined=jinja2.StrictUndefined,
@@ -110,6 +130,11 @@ def _provenance(essays: list[EssaySummary]) -> list[dict]:
     return [rows[k] for k in sorted(rows)]
 
 
+def _stylesheet(env: jinja2.Environment) -> str:
+    source, _, _ = env.loader.get_source(env, "static/style.css")
+    return source
+
+
 def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[EssaySummary], statement_html: str, explore_caches: list | None = None) -> dict[str, bytes]:
     """The pages that depend on every essay (landing, method, 404, sitemap,
     robots) and on the exploration (exploration, alternative results)."""
@@ -132,7 +157,7 @@ def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[Es
         ),
         "explore/index.html": _page(env, "explore.html", site, "explore/", "../", gen=site.generation, passages=explored(explore_caches)),
         "alternatives/index.html": _page(env, "alternatives.html", site, "alternatives/", "../", alternatives=alternatives(explore_caches)),
-        "404.html": _page(env, "404.html", site, "404.html", site.absolute_base or "/"),
+        "404.html": _page(env, "404.html", site, "404.html", site.absolute_base or "/", inline_css=_stylesheet(env)),
         "robots.txt": env.get_template("robots.txt").render(site=site).encode("utf-8"),
     }
     if site.absolute_base:
