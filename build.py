@@ -26,13 +26,17 @@ class _Formatter(logging.Formatter):
         return msg if record.levelno == logging.INFO else f"{record.levelname.lower()}: {msg}"
 
 
+def _loudness(p: argparse.ArgumentParser) -> None:
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true", help="say more")
+    loud.add_argument("-q", "--quiet", action="store_true", help="only errors, no progress bar")
+
+
 def _site_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
     p.add_argument("--output", type=Path, default=PROJECT / "output", help="output folder (default: %(default)s)")
     p.add_argument("--templates", type=Path, default=PROJECT / "site_templates", help=argparse.SUPPRESS)
-    loud = p.add_mutually_exclusive_group()
-    loud.add_argument("-v", "--verbose", action="store_true", help="say more")
-    loud.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    _loudness(p)
 
 
 def _paths(args):
@@ -235,9 +239,7 @@ def cmd_stats(args) -> int:
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
     p.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="where models live (default: %(default)s)")
-    loud = p.add_mutually_exclusive_group()
-    loud.add_argument("-v", "--verbose", action="store_true", help="say more")
-    loud.add_argument("-q", "--quiet", action="store_true", help="only errors, no progress bar")
+    _loudness(p)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -293,9 +295,7 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("download-model", help="fetch an OpenAI GPT-2 checkpoint into models/ (needs the network)", description="Fetch a GPT-2 checkpoint with gpt-2-simple's downloader, then check every file is complete.")
     d.add_argument("name", nargs="?", default="124M", choices=["124M", "355M", "774M", "1558M"])
     d.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="(default: %(default)s)")
-    loud = d.add_mutually_exclusive_group()
-    loud.add_argument("-v", "--verbose", action="store_true")
-    loud.add_argument("-q", "--quiet", action="store_true")
+    _loudness(d)
     d.set_defaults(func=cmd_download_model)
 
     t = sub.add_parser(
@@ -319,18 +319,14 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--essay", action="append", metavar="SLUG", help="only this essay (repeatable)")
     k.add_argument("--ratio", type=float, default=2.0, help="target verbosified/original word ratio (default: %(default)s)")
     k.add_argument("--force", action="store_true", help="replace manual picks too")
-    loud = k.add_mutually_exclusive_group()
-    loud.add_argument("-v", "--verbose", action="store_true")
-    loud.add_argument("-q", "--quiet", action="store_true")
+    _loudness(k)
     k.set_defaults(func=cmd_pick)
 
     st = sub.add_parser("stats", help="word counts per essay, as the site shows them", description="Per essay: passages, samples, picks, word counts and ratio.")
     st.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
     st.add_argument("--essay", action="append", metavar="SLUG", help="only this essay (repeatable)")
     st.add_argument("--json", action="store_true", help="a JSON list instead of a table")
-    loud = st.add_mutually_exclusive_group()
-    loud.add_argument("-v", "--verbose", action="store_true")
-    loud.add_argument("-q", "--quiet", action="store_true")
+    _loudness(st)
     st.set_defaults(func=cmd_stats)
     return p
 
