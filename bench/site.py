@@ -151,6 +151,13 @@ def main() -> int:
     ap.add_argument("--no-pelican", action="store_true")
     args = ap.parse_args()
     exe = None if args.no_pelican else pelican_available()
+    # Warm-up: both tools once on a tiny exhibit, so byte-code compilation is not timed.
+    warm = WORK / "warm-up" / "content"
+    make_exhibit(warm, 1, False)
+    shutil.rmtree(warm.parent / "output", ignore_errors=True)
+    ours(warm, warm.parent / "output")
+    if exe:
+        pelican(exe, warm, warm.parent / "pelican-output")
     rows = []
     for size in args.sizes:
         for with_samples in (False, True):
