@@ -113,3 +113,17 @@ def test_every_page_loads_cleanly_and_no_generated_script_runs(sites, browser):
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         assert text in page.locator("main").inner_text(), url  # shown as text
     assert "␅" in page.goto(base + "alternatives/").text()
+
+
+def test_every_page_reads_the_same_with_javascript_off(sites, browser):
+    folder, base = sites["real"]
+    on = browser.new_page()
+    context = browser.new_context(java_script_enabled=False)
+    off = context.new_page()
+    for url in pages(folder):
+        on.goto(base + url)
+        off.goto(base + url)
+        text = off.locator("main").inner_text()
+        assert text.strip() and text == on.locator("main").inner_text(), url
+    context.close()
+    on.close()
