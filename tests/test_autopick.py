@@ -152,3 +152,13 @@ def test_stats_counts_stale_picks(content, capsys):
     out, err = capsys.readouterr()
     assert json.loads(out)[0]["stale_picks"] == 1 and "stale pick" in err
     assert count_words("a b") == 2
+
+
+def test_a_sentence_that_loops_is_never_picked(content):
+    essay, cache = load(content)
+    first = essay.passages[0]
+    looping = "The rover climbs the layered rock and the rover climbs the layered rock of Mount Sharp."
+    entry = cache.passages[first.key]
+    entry.add(Run("fixture", "hand-written", "fast", Params(**{**PARAMS.__dict__, "seed": 2}), (" " + looping,)))
+    picks, _ = auto_pick(essay, cache, Picks("dust"))
+    assert looping not in picked_texts(essay, cache, picks)

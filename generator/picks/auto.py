@@ -10,8 +10,9 @@ until the essay doubled without changing its meaning. This does the reading:
   and the cosine keeps long candidates from winning by size alone.
 * Not a copy: a candidate that nearly repeats any sentence of the essay, or
   one already picked, is refused (word-sequence similarity >= 0.7).
-* Complete: starts with a capital, ends as a sentence, 5 to 45 words; a
-  cut-off sentence closed with a period is allowed but scores lower.
+* Complete: starts with a capital, ends as a sentence, 5 to 45 words, with
+  no run of three words said twice; a cut-off sentence closed with a period
+  is allowed but scores lower.
 * In the essay's own words: the score is scaled by the share of the
   candidate's words that the essay itself uses (or that are function words),
   from x0.5 (none) to x1. This is the seed's reason for a low top_k, as a
@@ -138,6 +139,9 @@ def usable_candidates(essay: Essay, cache: SampleCache, splitter: str = "builtin
                 if not (MIN_WORDS <= n <= MAX_WORDS) or not _STARTS_WELL.match(cand.text) or _CONTROL.search(cand.text):
                     continue
                 toks = words(cand.text)
+                trigrams = [tuple(toks[i : i + 3]) for i in range(len(toks) - 2)]
+                if len(set(trigrams)) < len(trigrams):  # repeats itself within the sentence
+                    continue
                 if any(near_copy(toks, s) for s in essay_sentences):
                     continue
                 known = sum(1 for w in toks if w in vocabulary) / len(toks)
