@@ -12,7 +12,7 @@ from generator.content.essays import count_words, parse_essay
 from generator.picks.auto import auto_pick
 from generator.picks.candidates import PickRef
 from generator.picks.resolve import verbosify
-from generator.picks.store import PassagePicks, Picks, dump_picks, load_picks, parse_picks
+from generator.picks.store import PassagePicks, Picks, dump_picks, parse_picks
 from generator.samples.cache import Params, PassageSamples, Run, SampleCache, save_cache
 from tests.conftest import run_cli
 

@@ -100,7 +100,7 @@ def test_every_page_loads_cleanly_and_no_generated_script_runs(sites, browser):
         page = browser.new_page()
         problems = watch(page)
         dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("dialog", lambda d, seen=dialogs: (seen.append(d.message), d.dismiss()))
         for url in pages(folder):
             page.goto(base + url, wait_until="networkidle")
             page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")

@@ -1,15 +1,15 @@
 """Stage 1, content: site.toml and essays -> passages."""
 
+from pathlib import Path
+
 from .essays import Block, Essay, Passage, count_words, parse_essay, passage_key
 from .sentences import split_sentences
 
 __all__ = ["read_essays", "Block", "Essay", "Passage", "count_words", "parse_essay", "passage_key", "split_sentences"]
 
 
-def read_essays(content: "Path", *, passage_size: int = 3, splitter: str = "builtin", only: "list[str] | None" = None) -> list[Essay]:
+def read_essays(content: Path, *, passage_size: int = 3, splitter: str = "builtin", only: list[str] | None = None) -> list[Essay]:
     """Parse content/essays/*.md (or just the slugs in ``only``, each of which must exist)."""
-    from pathlib import Path
-
     from ..errors import InputError
 
     folder = Path(content) / "essays"

@@ -31,7 +31,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from ..content.essays import Essay, count_words
+from ..content.essays import Essay
 from ..content.sentences import split_sentences
 from ..samples.cache import SampleCache
 from .candidates import Candidate, resolve_ref, run_candidates

@@ -73,7 +73,7 @@ def _cell(run: Run, passage: str) -> Cell:
 def explored(caches: list[SampleCache]) -> list[ExploredPassage]:
     out = []
     for cache in sorted(caches, key=lambda c: c.slug):
-        for key, entry in sorted(cache.passages.items(), key=lambda kv: (kv[1].position or 0, kv[0])):
+        for _, entry in sorted(cache.passages.items(), key=lambda kv: (kv[1].position or 0, kv[0])):
             grids = []
             for steps in FINETUNE_STEPS:
                 rows = []
