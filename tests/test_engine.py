@@ -235,3 +235,19 @@ def test_explore_fills_the_grid_and_resumes(exhibit, models, tmp_path, capsys):
     assert beta.count('<div class="cell') == 48 and "temperature 0.2 · top_k 0" in beta and "distinct " in beta
     alternatives = (out / "alternatives" / "index.html").read_text()
     assert "divergence" in alternatives or "No unconstrained samples" in alternatives
+
+
+def test_seed_recipe_same_seed_same_samples_and_nothing_left(models):
+    import tempfile
+
+    from generator.samples.engine.seed import SeedEngine
+
+    engine = SeedEngine(models / "tiny")
+    leftovers_before = set(Path(tempfile.gettempdir()).glob("vsr-seed-*"))
+    prompt = "Rovers drive slowly. They carry cameras. They stop often."
+    a = engine.generate(prompt, PARAMS, 2).continuations
+    b = engine.generate(prompt, PARAMS, 2).continuations
+    engine.close()
+    assert a == b and len(a) == 2
+    assert set(Path(tempfile.gettempdir()).glob("vsr-seed-*")) == leftovers_before
+    assert engine.bytes_written > 0  # it did write (and delete) a checkpoint per passage
