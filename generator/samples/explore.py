@@ -75,12 +75,12 @@ def run(targets: list[tuple[Essay, Passage]], content: Path, engine, model: str,
         for essay, passage in targets:
             path = explore_path(content, essay.slug)
             for steps in FINETUNE_STEPS:
+                cache, warning = load_cache(path, essay.slug)
+                if warning:
+                    raise InputError(path, "the exploration cache is unreadable; fix or move it (nothing was changed)")
+                entry = cache.for_passage(passage.key)
                 todo = []
                 for params in (c for c in cells if c.finetune_steps == steps):
-                    cache, warning = load_cache(path, essay.slug)
-                    if warning:
-                        raise InputError(path, "the exploration cache is unreadable; fix or move it (nothing was changed)")
-                    entry = cache.for_passage(passage.key)
                     if entry and entry.run("r" + run_id_for(fingerprint, engine.recipe, params)):
                         summary.skipped += 1
                         bar.update(1)

@@ -142,21 +142,14 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
 
 
 def request_from(config: SiteConfig, models_dir: Path, **overrides) -> Request:
-    g = config.generation
-    values = {k: v for k, v in overrides.items() if v is not None}
-    params = Params(
-        temperature=values.get("temperature", g.temperature),
-        top_k=values.get("top_k", g.top_k),
-        length=values.get("length", g.length),
-        seed=values.get("seed", g.seed),
-        finetune_steps=values.get("finetune_steps", g.finetune_steps),
-        learning_rate=values.get("learning_rate", g.learning_rate),
-    )
+    """The run's request: site.toml's [generation], overridden by whatever the command line gave."""
+    values = {**dataclasses.asdict(config.generation), **{k: v for k, v in overrides.items() if v is not None}}
+    params = Params(**{f.name: values[f.name] for f in dataclasses.fields(Params)})
     return Request(
-        model=values.get("model", g.model),
+        model=values["model"],
         models_dir=models_dir,
-        recipe=values.get("recipe", g.recipe),
-        samples=values.get("samples", g.samples),
+        recipe=values["recipe"],
+        samples=values["samples"],
         params=params,
         force=bool(values.get("force", False)),
     )

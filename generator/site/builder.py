@@ -157,6 +157,7 @@ def _animations(paths: Paths, config: SiteConfig, verbosified, files: dict[str, 
     return out
 
 
+PER_WORKER = 4  # fewer essays than this per extra process is not worth a fork
 _worker_env = None
 
 
@@ -194,8 +195,6 @@ def _render_all(paths: Paths, config: SiteConfig, todo: list[Path]) -> list:
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         return pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (workers * 4)))
 
-
-PER_WORKER = 4  # fewer essays than this per extra process is not worth a fork
 
 
 def _static_files(paths: Paths, config: SiteConfig) -> dict[str, bytes]:

@@ -195,24 +195,25 @@ class FastEngine:
         self.sess.run(self.restore_base)
         self.sess.run(self.refresh_sampler)
 
-    def finetune(self, prompt: str, params: Params) -> None:
+    def finetune(self, prompt: str, params: Params, tokens: list[int] | None = None) -> None:
         """Fresh base weights, then ``params.finetune_steps`` Adam steps on the passage."""
         if params.finetune_steps > self.max_finetune_steps:
             raise ValueError(f"engine built for at most {self.max_finetune_steps} fine-tune steps")
         self.sess.run(self.restore_base)
-        tokens = [self.encode(prompt)]
+        batch = [tokens if tokens is not None else self.encode(prompt)]
         for t in range(1, params.finetune_steps + 1):
-            self.sess.run(self.train_step, {self.tokens: tokens, self.lr: params.learning_rate, self.t: float(t)})
+            self.sess.run(self.train_step, {self.tokens: batch, self.lr: params.learning_rate, self.t: float(t)})
         self.sess.run(self.refresh_sampler)
 
-    def sample(self, prompt: str, params: Params, nsamples: int) -> list[str]:
+    def sample(self, prompt: str, params: Params, nsamples: int, tokens: list[int] | None = None) -> list[str]:
         """Continuations of ``prompt`` with the weights as they are now, cut at <|endoftext|>."""
-        return [self.decode(row) for row in self.sample_tokens(prompt, params, nsamples)]
+        return [self.decode(row) for row in self.sample_tokens(prompt, params, nsamples, tokens)]
 
-    def sample_tokens(self, prompt: str, params: Params, nsamples: int) -> np.ndarray:
+    def sample_tokens(self, prompt: str, params: Params, nsamples: int, tokens: list[int] | None = None) -> np.ndarray:
         """The raw generated tokens, [nsamples, length]."""
-        tokens = self.encode(prompt)
-        self.check_fits(len(tokens), params.length)
+        if tokens is None:
+            tokens = self.encode(prompt)
+            self.check_fits(len(tokens), params.length)
         return self.sess.run(
             self.generated,
             {
@@ -232,14 +233,15 @@ class FastEngine:
         return self.encoder.decode(row)
 
     def generate(self, prompt: str, params: Params, nsamples: int) -> Generation:
-        self.check_fits(len(self.encode(prompt)), params.length)
+        tokens = self.encode(prompt)
+        self.check_fits(len(tokens), params.length)
         start = time.perf_counter()
         if params.finetune_steps:
-            self.finetune(prompt, params)
+            self.finetune(prompt, params, tokens)
         else:
             self.reset()
         tuned = time.perf_counter()
-        continuations = self.sample(prompt, params, nsamples)
+        continuations = self.sample(prompt, params, nsamples, tokens)
         return Generation(continuations, tuned - start, time.perf_counter() - tuned)
 
     def close(self) -> None:
