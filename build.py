@@ -36,6 +36,8 @@ def _site_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
     p.add_argument("--output", type=Path, default=PROJECT / "output", help="output folder (default: %(default)s)")
     p.add_argument("--templates", type=Path, default=PROJECT / "site_templates", help=argparse.SUPPRESS)
+    p.add_argument("--base-url", dest="base_url", metavar="URL", help="where the site will live, overriding site.toml's base_url "
+                   "(a GitHub Pages project site: https://USER.github.io/REPO/)")
     _loudness(p)
 
 
@@ -45,11 +47,17 @@ def _paths(args):
     return Paths(content=args.content, output=args.output, templates=args.templates, project=PROJECT)
 
 
-def cmd_build(args) -> int:
-    from generator.site.builder import build
+def _layout(args):
+    from generator.content.layout import ContentLayout
+
+    return ContentLayout(args.content)
+
+
+def cmd_build(args, drafts: bool | None = None) -> int:
+    from generator.site.builder import Options, build
 
     start = time.perf_counter()
-    report = build(_paths(args))
+    report = build(_paths(args), Options(drafts=args.drafts if drafts is None else drafts, base_url=args.base_url))
     log.info(
         "built %s: %d essay page(s) rendered, %d unchanged, %d file(s) written, %d removed, %d warning(s) in %.2f s",
         args.output,
@@ -66,11 +74,11 @@ def cmd_build(args) -> int:
 def cmd_serve(args) -> int:
     from generator.site.serve import serve
 
-    cmd_build(args)
+    cmd_build(args, drafts=True)
 
     def rebuild() -> None:
         try:
-            cmd_build(args)
+            cmd_build(args, drafts=True)
         except InputError as exc:
             log.error("%s (still serving the previous build)", exc)
 
@@ -86,17 +94,33 @@ def cmd_clean(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from generator.check import check
+
+    problems = check(_layout(args), templates=args.templates)
+    for p in problems:
+        (log.error if p.error else log.warning)("%s", p)
+    errors = sum(p.error for p in problems)
+    log.info("checked %s: %d error(s), %d warning(s)", args.content, errors, len(problems) - errors)
+    return 1 if errors else 0
+
+
+def _config(args):
+    from generator.config import load_config
+
+    return load_config(_layout(args).site_toml)
+
+
 def _essays(args, config):
     from generator.content import read_essays
 
-    return read_essays(args.content, passage_size=config.passage_size, splitter=config.sentence_splitter, only=args.essay)
+    return read_essays(_layout(args), passage_size=config.passage_size, splitter=config.sentence_splitter, only=args.essay)
 
 
 def cmd_generate(args) -> int:
-    from generator.config import load_config
     from generator.samples.generate import request_from, run
 
-    config = load_config(args.content / "site.toml")
+    config = _config(args)
     request = request_from(
         config,
         args.models_dir,
@@ -125,7 +149,7 @@ def cmd_generate(args) -> int:
 
         engine = FastEngine(folder, max_finetune_steps=max(1, request.params.finetune_steps))
     try:
-        summary = run(essays, lambda slug: args.content / "samples" / f"{slug}.json", engine, request.model, fingerprint(folder), request, progress=not args.quiet)
+        summary = run(essays, _layout(args).samples, engine, request.model, fingerprint(folder), request, progress=not args.quiet)
     finally:
         engine.close()
     log.info(
@@ -144,23 +168,22 @@ def cmd_generate(args) -> int:
 
 
 def cmd_explore(args) -> int:
-    from generator.config import load_config
     from generator.samples import explore
     from generator.samples.engine.checkpoint import check_model, fingerprint
     from generator.samples.generate import request_from
 
-    config = load_config(args.content / "site.toml")
+    config = _config(args)
     request = request_from(config, args.models_dir, model=args.model)
     from generator.content import read_essays
 
-    essays = read_essays(args.content, passage_size=config.passage_size, splitter=config.sentence_splitter)
+    essays = read_essays(_layout(args), passage_size=config.passage_size, splitter=config.sentence_splitter)
     targets = explore.choose(essays, list(config.explore), args.essay, args.passage)
     folder = check_model(request.models_dir, request.model)
     from generator.samples.engine.fast import FastEngine
 
     engine = FastEngine(folder, max_finetune_steps=max(explore.FINETUNE_STEPS))
     try:
-        summary = explore.run(targets, args.content, engine, request.model, fingerprint(folder), request.params, progress=not args.quiet)
+        summary = explore.run(targets, _layout(args), engine, request.model, fingerprint(folder), request.params, progress=not args.quiet)
     finally:
         engine.close()
     log.info("explored %d passage(s): %d cell(s) sampled, %d already there, %.0f s", len(targets), summary.cells, summary.skipped, summary.seconds)
@@ -176,10 +199,9 @@ def cmd_download_model(args) -> int:
 
 
 def cmd_train_demo_model(args) -> int:
-    from generator.config import load_config
     from generator.samples.engine.demo import TrainingPlan, train
 
-    config = load_config(args.content / "site.toml")
+    config = _config(args)
     essays = _essays(args, config)
     texts = ["\n\n".join(p.text for p in e.passages) for e in essays]
     plan = TrainingPlan(steps=args.steps, seed=args.seed)
@@ -197,12 +219,11 @@ def cmd_train_demo_model(args) -> int:
 
 
 def cmd_pick(args) -> int:
-    from generator.config import load_config
-    from generator.picks.commands import Files, pick_essay
+    from generator.picks.commands import pick_essay
 
-    config = load_config(args.content / "site.toml")
+    config = _config(args)
     for essay in _essays(args, config):
-        r = pick_essay(Files(args.content), config, essay, ratio=args.ratio, force=args.force)
+        r = pick_essay(_layout(args), config, essay, ratio=args.ratio, force=args.force)
         empty = ", ".join(map(str, r.empty_passages)) or "none"
         log.info(
             "%s: %d -> %d words (x%.2f), mean on-topic score %.2f, passages with nothing usable: %s",
@@ -219,11 +240,10 @@ def cmd_pick(args) -> int:
 def cmd_stats(args) -> int:
     import json
 
-    from generator.config import load_config
-    from generator.picks.commands import Files, essay_stats
+    from generator.picks.commands import essay_stats
 
-    config = load_config(args.content / "site.toml")
-    rows = [essay_stats(Files(args.content), config, e).as_dict() for e in _essays(args, config)]
+    config = _config(args)
+    rows = [essay_stats(_layout(args), config, e).as_dict() for e in _essays(args, config)]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -250,6 +270,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     b = sub.add_parser("build", help="render content/ into output/ (the default)", description="Render content/ into output/.")
     _site_options(b)
+    b.add_argument("--drafts", action="store_true", help="render essays marked Status: draft too")
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("serve", help="build, serve output/ and rebuild on change", description="Build, serve output/ over HTTP and rebuild when content/ or site_templates/ change.")
     _site_options(s)
@@ -259,6 +280,16 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("clean", help="remove output/ and its build cache", description="Remove output/ and its build cache.")
     _site_options(c)
     c.set_defaults(func=cmd_clean)
+    ck = sub.add_parser(
+        "check",
+        help="validate content/ as the build would, without writing anything",
+        description="Check site.toml, every essay's meta-data, slugs, links and images, the sample caches and the picks. "
+        "Lists every problem with file and line; exit 1 if any is an error, 0 for warnings only.",
+    )
+    ck.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+    ck.add_argument("--templates", type=Path, default=PROJECT / "site_templates", help=argparse.SUPPRESS)
+    _loudness(ck)
+    ck.set_defaults(func=cmd_check)
 
     g = sub.add_parser(
         "generate",

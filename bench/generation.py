@@ -33,10 +33,10 @@ def written_bytes() -> int:
 
 
 def child(recipe: str, passages: int, samples: int, length: int) -> None:
-    from generator.content import read_essays
+    from generator.content import ContentLayout, read_essays
     from generator.samples.cache import Params
 
-    texts = [p.text for e in read_essays(ROOT / "content") for p in e.passages][:passages]
+    texts = [p.text for e in read_essays(ContentLayout(ROOT / "content")) for p in e.passages][:passages]
     params = Params(temperature=0.8, top_k=30, length=length, seed=1, finetune_steps=1, learning_rate=1e-4)
     start_io = written_bytes()
     t0 = time.perf_counter()

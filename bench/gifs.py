@@ -26,19 +26,20 @@ def main() -> int:
     ap.add_argument("--content", type=Path, default=ROOT / "content")
     args = ap.parse_args()
     from generator.config import load_config
-    from generator.content import read_essays
+    from generator.content import ContentLayout, read_essays
     from generator.picks.resolve import verbosify
     from generator.picks.store import load_picks
     from generator.samples.cache import load_cache
     from generator.site.gifs import GifCache
 
-    config = load_config(args.content / "site.toml")
+    layout = ContentLayout(args.content)
+    config = load_config(layout.site_toml)
     cache = GifCache(None)
     rows: dict[str, list[tuple[int, float]]] = {"passage": [], "overview": []}
-    for essay in read_essays(args.content, passage_size=config.passage_size):
-        samples, _ = load_cache(args.content / "samples" / f"{essay.slug}.json", essay.slug)
-        picks, _ = load_picks(args.content / "picks" / f"{essay.slug}.toml", essay.slug)
-        v = verbosify(essay, samples, picks)
+    for essay in read_essays(layout, passage_size=config.passage_size, splitter=config.sentence_splitter):
+        samples, _ = load_cache(layout.samples(essay.slug), essay.slug)
+        picks, _ = load_picks(layout.picks(essay.slug), essay.slug)
+        v = verbosify(essay, samples, picks, config.sentence_splitter)
         bars = []
         for p in essay.passages:
             vp = v.at(p)

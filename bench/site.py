@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 sys.path.insert(0, str(ROOT))
+from generator.content.layout import ContentLayout  # noqa: E402
 
 WORDS = (
     "rover wheel dust crater signal orbit camera drill sample engineer sol planet mast antenna "
@@ -63,15 +64,16 @@ def make_exhibit(folder: Path, essays: int, with_samples: bool, seed: int = 1) -
     rng = random.Random(seed)
     if folder.exists():
         shutil.rmtree(folder)
-    for sub in ("essays", "samples", "picks"):
-        (folder / sub).mkdir(parents=True)
+    layout = ContentLayout(folder)
+    for sub in (layout.essays_dir, layout.samples("x").parent, layout.picks("x").parent):
+        sub.mkdir(parents=True)
     # GIFs (about 0.3 s per passage with picks) are measured by bench/gifs.py.
-    (folder / "site.toml").write_text('title = "Bench"\ngifs = false\n')
+    layout.site_toml.write_text('title = "Bench"\ngifs = false\n')
     params = Params(0.8, 30, 100, 1, 1, 1e-4)
     for n in range(essays):
         paragraphs = [" ".join(sentence(rng) for _ in range(6)) for _ in range(20)]
         body = f"Title: Essay {n}\nDate: 2026-01-01\nOrder: {n}\n\n## Part one\n\n" + "\n\n".join(paragraphs) + "\n"
-        path = folder / "essays" / f"essay-{n:03d}.md"
+        path = layout.essays_dir / f"essay-{n:03d}.md"
         path.write_text(body)
         if not with_samples:
             continue
@@ -81,8 +83,8 @@ def make_exhibit(folder: Path, essays: int, with_samples: bool, seed: int = 1) -
             run = Run("bench", "synthetic", "fast", params, tuple(" " + " ".join(sentence(rng) for _ in range(4)) for _ in range(10)))
             cache.passages[p.key] = PassageSamples(p.text, [run])
             picks.passages[p.key] = PassagePicks(p.key, [PickRef(run.id, 0, 0), PickRef(run.id, 1, 1)], auto=True)
-        (folder / "samples" / f"{path.stem}.json").write_text(dump_cache(cache))
-        (folder / "picks" / f"{path.stem}.toml").write_text(dump_picks(picks, title=essay.title, passages={}, sentences={}))
+        layout.samples(path.stem).write_text(dump_cache(cache))
+        layout.picks(path.stem).write_text(dump_picks(picks, title=essay.title, passages={}, sentences={}))
 
 
 def timed(cmd: list[str], cwd: Path, python: str = sys.executable) -> tuple[float, int]:
@@ -135,7 +137,7 @@ def pelican(exe: Path, content: Path, output: Path) -> tuple[float, int]:
         shutil.rmtree(output)
     start = time.perf_counter()
     r = subprocess.run(
-        [str(exe.parent / "python"), "-c", TIMER, str(exe), str(content / "essays"), "-o", str(output), "-s", str(conf), "-q"],
+        [str(exe.parent / "python"), "-c", TIMER, str(exe), str(ContentLayout(content).essays_dir), "-o", str(output), "-s", str(conf), "-q"],
         capture_output=True,
         text=True,
     )
@@ -170,7 +172,7 @@ def main() -> int:
             shutil.rmtree(content.parent / ".vsr-cache", ignore_errors=True)
             cold = ours(content, out)
             noop = ours(content, out)
-            first = content / "essays" / "essay-000.md"
+            first = ContentLayout(content).essays_dir / "essay-000.md"
             first.write_text(first.read_text().replace("## Part one", "## Part one, edited"))
             edit = ours(content, out)
             row = {"case": label, "cold": cold, "noop": noop, "edit": edit}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,26 @@ class SiteConfig:
     def absolute_base(self) -> str:
         """base_url with exactly one trailing slash, or '' when unset."""
         return self.base_url.rstrip("/") + "/" if self.base_url else ""
+
+    @property
+    def base_path(self) -> str:
+        """The path the site lives under ("/verbosified-space-rovers/"), "/" when unset."""
+        return urlsplit(self.absolute_base).path or "/"
+
+
+def _check_base_url(value: str) -> str | None:
+    """Why ``value`` is not a usable base URL, or None."""
+    if value and not re.match(r"https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+        return f"base_url must be an http:// or https:// URL with no query or fragment, got {value!r}"
+    return None
+
+
+def with_base_url(config: SiteConfig, base_url: str) -> SiteConfig:
+    """``config`` with base_url overridden (build --base-url)."""
+    problem = _check_base_url(base_url)
+    if problem:
+        raise InputError(None, f"--base-url: {problem}")
+    return replace(config, base_url=base_url)
 
 
 _SPLITTERS = ("builtin", "nltk-data")
@@ -103,6 +124,7 @@ def load_config(path: Path) -> SiteConfig:
         raise InputError(path, f"sentence_splitter must be one of {_SPLITTERS}", _line_of(text, "sentence_splitter"))
     if generation.recipe not in _RECIPES:
         raise InputError(path, f"generation.recipe must be one of {_RECIPES}", _line_of(text, "recipe"))
-    if config.base_url and not re.match(r"https?://", config.base_url):
-        raise InputError(path, "base_url must start with http:// or https://", _line_of(text, "base_url"))
+    problem = _check_base_url(config.base_url)
+    if problem:
+        raise InputError(path, problem, _line_of(text, "base_url"))
     return config

@@ -110,3 +110,50 @@ def test_javascript_disabled_keeps_all_text(browser, served):
     page.locator('label[for="reading-original"]').click()
     assert not page.locator('[data-passage="78b02651dc5a"] .passage-text ins').first.is_visible()
     context.close()
+
+
+class _PagesHandler(_QuietHandler):
+    """GitHub Pages' way: a missing path is answered with the site's 404.html, status 404."""
+
+    def send_error(self, code, message=None, explain=None):
+        if code != 404:
+            return super().send_error(code, message, explain)
+        body = (Path(self.directory) / SUBPATH / "404.html").read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+def test_404_works_on_a_project_site(browser, site_paths, tmp_path):
+    """Built with --base-url, 404.html served at a deep missing URL under the sub-path resolves everything."""
+    from generator.site.builder import Options
+
+    root = tmp_path / "pages"
+    paths = site_paths.__class__(site_paths.content, root / SUBPATH, site_paths.templates, site_paths.project)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_PagesHandler, directory=str(root)))
+    site = f"http://127.0.0.1:{server.server_address[1]}/{SUBPATH}/"
+    build(paths, Options(base_url=site))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        problems = watch(page)
+        missing = site + "no/such/page/"
+        page.goto(missing, wait_until="networkidle")
+        assert "Lost in deep space" in page.locator("h1").inner_text()
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(5, 6, 13)"
+        hrefs = page.eval_on_selector_all("a[href], link[href], img[src]", "els => els.map(e => e.href || e.src)")
+        for url in hrefs:
+            if url.startswith("http"):
+                assert url.startswith(site), url
+                if "#" not in url:
+                    assert page.request.get(url).status == 200, url
+        page.get_by_role("link", name="Return to the exhibit").click()
+        page.wait_for_load_state("networkidle")
+        assert page.url == site and "Alpha Essay" in page.locator("main").inner_text()
+        # the missing page itself (and Chromium's console line about it), nothing else
+        assert sorted(problems) == sorted([f"404: {missing}", "console error: Failed to load resource: the server responded with a status of 404 (Not Found)"])
+    finally:
+        server.shutdown()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from generator.content.essays import parse_essay
+from generator.content.layout import ContentLayout
 from generator.samples.cache import Params, load_cache
 from tests.conftest import FIXTURE, ROOT, run_cli
 from tests.engine_models import train_tiny
@@ -214,19 +215,19 @@ def test_verify_catches_a_truncated_checkpoint(models, tmp_path):
 
 
 def test_explore_fills_the_grid_and_resumes(exhibit, models, tmp_path, capsys):
-    from generator.samples.explore import FINETUNE_STEPS, TEMPERATURES, TOP_KS, explore_path
+    from generator.samples.explore import FINETUNE_STEPS, TEMPERATURES, TOP_KS
 
     args = ("explore", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta", "--passage", "1", "-q")
     assert run_cli(*args) == 0
-    cache, warning = load_cache(explore_path(exhibit, "beta"), "beta")
+    cache, warning = load_cache(ContentLayout(exhibit).explore("beta"), "beta")
     (entry,) = cache.passages.values()
     cells = {(r.params.finetune_steps, r.params.temperature, r.params.top_k) for r in entry.runs}
     assert cells == {(s, t, k) for s in FINETUNE_STEPS for t in TEMPERATURES for k in TOP_KS}
     assert entry.position == 1 and all(len(r.samples) == 2 for r in entry.runs)
-    before = explore_path(exhibit, "beta").read_bytes()
+    before = ContentLayout(exhibit).explore("beta").read_bytes()
     assert run_cli(*args[:-1]) == 0
     assert "0 cell(s) sampled, 48 already there" in capsys.readouterr().err
-    assert explore_path(exhibit, "beta").read_bytes() == before
+    assert ContentLayout(exhibit).explore("beta").read_bytes() == before
     # the pages show it
     out = tmp_path / "site"
     assert run_cli("build", "--content", str(exhibit), "--output", str(out), "-q") == 0

@@ -7,6 +7,8 @@ An essay is Markdown with a Python-Markdown meta-data header::
     Date: 2026-11-27
     Summary: One line for the landing page.
     Order: 1
+    Slug: rovers          (optional: the URL, instead of the file name)
+    Status: draft         (optional: published, the default, or draft)
 
 Only top-level prose paragraphs are verbosified. They are found inside
 Python-Markdown's own tree (so lists, quotes, code, tables, raw HTML and lone
@@ -28,7 +30,9 @@ from ..errors import InputError
 from ..fsutil import digest
 from .sentences import split_sentences
 
-META_KEYS = ("title", "author", "date", "summary", "order")
+META_KEYS = ("title", "author", "date", "summary", "order", "slug", "status")
+STATUSES = ("published", "draft")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _META_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.*)$")
 _WORD = re.compile(r"\w+(?:[-'’.]\w+)*")
 _LONE_IMAGE = re.compile(r"^!\[[^\]]*\]\([^)]*\)$")
@@ -75,6 +79,31 @@ class Block:
 
 
 @dataclass(frozen=True)
+class EssayHeader:
+    """What listing an essay needs: where it is, its URL slug, whether it is a draft."""
+
+    path: Path
+    slug: str
+    draft: bool
+
+
+def header_of(path: Path, meta: dict[str, tuple[str, int]]) -> EssayHeader:
+    """Pelican's rules: ``Slug:`` overrides the file name; ``Status: draft`` keeps it off the published site."""
+    slug, line = meta.get("slug", (path.stem, 0))
+    if not SLUG.match(slug):
+        what = "Slug" if line else "essay file names become URLs:"
+        raise InputError(path, f"{what} {slug!r}: use lower-case letters, digits and dashes only", line or None)
+    status, line = meta.get("status", ("published", 0))
+    if status.lower() not in STATUSES:
+        raise InputError(path, f"Status must be one of {', '.join(STATUSES)}, got {status!r}", line)
+    return EssayHeader(path, slug, status.lower() == "draft")
+
+
+def read_header(path: Path) -> EssayHeader:
+    return header_of(path, read_essay_source(path)[0])
+
+
+@dataclass(frozen=True)
 class Essay:
     slug: str
     path: Path
@@ -84,6 +113,7 @@ class Essay:
     summary: str
     order: int
     blocks: tuple[Block, ...]
+    draft: bool = False
 
     @property
     def passages(self) -> list[Passage]:
@@ -185,6 +215,7 @@ def parse_essay(path: Path, *, passage_size: int = 3, splitter: str = "builtin")
     import markdown
 
     meta, body, body_line = read_essay_source(path)
+    header = header_of(path, meta)
     if "title" not in meta or not meta["title"][0]:
         raise InputError(path, "meta-data header has no 'Title:'", 1)
     if not body.strip():
@@ -241,7 +272,7 @@ def parse_essay(path: Path, *, passage_size: int = 3, splitter: str = "builtin")
     if not any(b.is_prose for b in blocks):
         raise InputError(path, "the essay has no prose paragraphs to verbosify", body_line)
     return Essay(
-        slug=path.stem,
+        slug=header.slug,
         path=path,
         title=meta["title"][0],
         author=meta.get("author", ("", 0))[0],
@@ -249,4 +280,5 @@ def parse_essay(path: Path, *, passage_size: int = 3, splitter: str = "builtin")
         summary=meta.get("summary", ("", 0))[0],
         order=order,
         blocks=tuple(blocks),
+        draft=header.draft,
     )

@@ -45,7 +45,7 @@ SENTENCE_STARTERS = frozenset(
 
 
 class Splitter(Protocol):
-    def split(self, text: str) -> list[str]: ...
+    def split(self, text: str, *, merge: bool = True) -> list[str]: ...
 
 
 _LOWER_START = re.compile(r"""^[\"'“‘(\[]*[a-z]""")
@@ -68,15 +68,53 @@ class PunktSplitter:
     def __init__(self, tokenizer) -> None:
         self._tokenizer = tokenizer
 
-    def split(self, text: str) -> list[str]:
+    def split(self, text: str, *, merge: bool = True) -> list[str]:
+        """Sentences; ``merge=False`` keeps Punkt's own breaks before a lower-case word."""
         text = " ".join(text.split())
         if not text:
             return []
-        return _merge_lowercase_starts(self._tokenizer.tokenize(text))
+        sentences = self._tokenizer.tokenize(text)
+        return _merge_lowercase_starts(sentences) if merge else sentences
+
+
+def punkt_module():
+    """NLTK's ``nltk.tokenize.punkt``, imported without running ``nltk/__init__``.
+
+    That ``__init__`` imports most of NLTK (and numpy, and scipy where present):
+    0.3-0.7 s, more than a whole cold build of the site. Punkt itself needs
+    only a few small modules. While it imports, ``nltk`` and ``nltk.tokenize``
+    are bare package modules with the real search paths; afterwards every
+    ``nltk`` module it loaded leaves ``sys.modules`` again, so this copy of
+    Punkt stays private and a later ``import nltk`` starts clean.
+    """
+    import importlib
+    import importlib.util
+    import types
+
+    if "nltk" in sys.modules:
+        return importlib.import_module("nltk.tokenize.punkt")
+    spec = importlib.util.find_spec("nltk")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError(None, "NLTK is not installed: python3 -m pip install -r requirements.txt")
+    root = Path(list(spec.submodule_search_locations)[0])
+    for name, folder in (("nltk", root), ("nltk.tokenize", root / "tokenize")):
+        module = types.ModuleType(name)
+        module.__path__ = [str(folder)]
+        sys.modules[name] = module
+    try:
+        return importlib.import_module("nltk.tokenize.punkt")
+    finally:
+        for name in [n for n in sys.modules if n == "nltk" or n.startswith("nltk.")]:
+            del sys.modules[name]
+
+
+@lru_cache(maxsize=None)
+def _punkt():
+    return punkt_module()
 
 
 def _builtin_params():
-    from nltk.tokenize.punkt import PunktParameters
+    PunktParameters = _punkt().PunktParameters
 
     params = PunktParameters()
     if PARAMS_FILE.exists():
@@ -93,8 +131,6 @@ def _builtin_params():
 
 @lru_cache(maxsize=None)
 def get_splitter(kind: str = "builtin") -> Splitter:
-    from nltk.tokenize.punkt import PunktSentenceTokenizer
-
     if kind == "nltk-data":
         import nltk
 
@@ -105,11 +141,16 @@ def get_splitter(kind: str = "builtin") -> Splitter:
         from nltk.tokenize import PunktTokenizer
 
         return PunktSplitter(PunktTokenizer("english"))
-    return PunktSplitter(PunktSentenceTokenizer(_builtin_params()))
+    return PunktSplitter(_punkt().PunktSentenceTokenizer(_builtin_params()))
 
 
 def split_sentences(text: str, kind: str = "builtin") -> list[str]:
     return get_splitter(kind).split(text)
+
+
+def count_sentences(text: str, kind: str = "builtin") -> int:
+    """How many sentences Punkt finds, a lower-case start counting as a new one."""
+    return len(get_splitter(kind).split(text, merge=False))
 
 
 def train(texts: list[str]) -> dict:

@@ -10,7 +10,8 @@ until the essay doubled without changing its meaning. This does the reading:
   and the cosine keeps long candidates from winning by size alone.
 * Not a copy: a candidate that nearly repeats any sentence of the essay, or
   one already picked, is refused (word-sequence similarity >= 0.7).
-* Complete: starts with a capital, ends as a sentence, 5 to 45 words, with
+* Complete: one whole sentence by the essays' own splitter (starting with a
+  capital, digit or opening quote, ending with terminal punctuation), 5 to 45 words, with
   no run of three words said twice; a cut-off sentence closed with a period
   is allowed but scores lower.
 * In the essay's own words: the score is scaled by the share of the
@@ -34,7 +35,7 @@ from difflib import SequenceMatcher
 from ..content.essays import Essay
 from ..content.sentences import split_sentences
 from ..samples.cache import SampleCache
-from .candidates import Candidate, resolve_ref, run_candidates
+from .candidates import Candidate, resolve_ref, run_candidates, whole_sentence
 from .store import PassagePicks, Picks
 
 MIN_WORDS, MAX_WORDS = 5, 45
@@ -47,7 +48,6 @@ STOP = frozenset(
     while when where which who whom whose what why how all any each every some such more most other another one two""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
-_STARTS_WELL = re.compile(r"""^["'“‘(]?[A-Z0-9]""")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd]")
 
 
@@ -136,7 +136,7 @@ def usable_candidates(essay: Essay, cache: SampleCache, splitter: str = "builtin
                     continue
                 seen.add(cand.text)
                 n = cand.words
-                if not (MIN_WORDS <= n <= MAX_WORDS) or not _STARTS_WELL.match(cand.text) or _CONTROL.search(cand.text):
+                if not (MIN_WORDS <= n <= MAX_WORDS) or _CONTROL.search(cand.text) or not whole_sentence(cand.text, splitter):
                     continue
                 toks = words(cand.text)
                 trigrams = [tuple(toks[i : i + 3]) for i in range(len(toks) - 2)]

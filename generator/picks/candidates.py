@@ -11,12 +11,13 @@ import re
 from dataclasses import dataclass
 
 from ..content.essays import count_words
-from ..content.sentences import split_sentences
+from ..content.sentences import count_sentences, split_sentences
 from ..samples.cache import Run
 
 MIN_CLOSABLE_WORDS = 6
 _ENDED = re.compile(r"""[.!?…]["'”’)\]]*$""")
 _ENDS_IN_WORD = re.compile(r"\w$")
+_STARTS_WELL = re.compile(r"""^["'“‘]?[A-Z0-9]""")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ class Candidate:
     @property
     def words(self) -> int:
         return count_words(self.text)
+
+
+def whole_sentence(text: str, splitter: str = "builtin") -> bool:
+    """What the method inserts: one sentence by the essays' own splitter, starting
+    with a capital, a digit or an opening quote, ending with terminal punctuation.
+    ("...by hand. about three Earth months." is two, glued.)"""
+    return bool(_STARTS_WELL.match(text) and _ENDED.search(text)) and count_sentences(text, splitter) == 1
 
 
 def sample_sentences(sample: str, splitter: str = "builtin") -> list[tuple[str, bool]]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from pathlib import Path
-
 from ..config import SiteConfig
 from ..content.essays import Essay
+from ..content.layout import ContentLayout
 from ..errors import InputError
 from ..samples.cache import load_cache
 from .auto import PickReport, auto_pick
@@ -18,18 +16,7 @@ from .store import dump_picks, load_picks, save_picks
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Files:
-    content: Path
-
-    def samples(self, slug: str) -> Path:
-        return self.content / "samples" / f"{slug}.json"
-
-    def picks(self, slug: str) -> Path:
-        return self.content / "picks" / f"{slug}.toml"
-
-
-def pick_essay(files: Files, config: SiteConfig, essay: Essay, *, ratio: float, force: bool) -> PickReport:
+def pick_essay(files: ContentLayout, config: SiteConfig, essay: Essay, *, ratio: float, force: bool) -> PickReport:
     cache, warning = load_cache(files.samples(essay.slug), essay.slug)
     if warning:
         raise InputError(files.samples(essay.slug), "the sample cache is unreadable; nothing to pick from")
@@ -52,7 +39,7 @@ def pick_essay(files: Files, config: SiteConfig, essay: Essay, *, ratio: float, 
     return report
 
 
-def essay_stats(files: Files, config: SiteConfig, essay: Essay) -> EssayStats:
+def essay_stats(files: ContentLayout, config: SiteConfig, essay: Essay) -> EssayStats:
     """The same numbers the site shows: computed by the same resolution."""
     cache, warning = load_cache(files.samples(essay.slug), essay.slug)
     picks, warnings = load_picks(files.picks(essay.slug), essay.slug)

@@ -12,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from pathlib import Path
-
 from ..content.essays import Essay, Passage
+from ..content.layout import ContentLayout
 from ..errors import InputError
 from .cache import Params, PassageSamples, Run, load_cache, run_id_for, save_cache
 from .quality import flag
@@ -23,10 +22,6 @@ TEMPERATURES = (0.2, 0.5, 0.8, 1.0)
 TOP_KS = (0, 30, 40, 80)
 FINETUNE_STEPS = (0, 1, 5)  # no fine-tuning; one step on the passage (the piece); several steps
 SAMPLES = 2
-
-
-def explore_path(content: Path, slug: str) -> Path:
-    return content / "samples" / "explore" / f"{slug}.json"
 
 
 def grid(base: Params) -> list[Params]:
@@ -65,7 +60,7 @@ class ExploreSummary:
     seconds: float = 0.0
 
 
-def run(targets: list[tuple[Essay, Passage]], content: Path, engine, model: str, fingerprint: str, base: Params, progress: bool = True) -> ExploreSummary:
+def run(targets: list[tuple[Essay, Passage]], layout: ContentLayout, engine, model: str, fingerprint: str, base: Params, progress: bool = True) -> ExploreSummary:
     from tqdm import tqdm
 
     summary = ExploreSummary()
@@ -73,7 +68,7 @@ def run(targets: list[tuple[Essay, Passage]], content: Path, engine, model: str,
     start = time.perf_counter()
     with tqdm(total=len(targets) * len(cells), desc="exploring", unit="cell", disable=not progress) as bar:
         for essay, passage in targets:
-            path = explore_path(content, essay.slug)
+            path = layout.explore(essay.slug)
             for steps in FINETUNE_STEPS:
                 cache, warning = load_cache(path, essay.slug)
                 if warning:

@@ -13,20 +13,18 @@ import json
 import logging
 import multiprocessing
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..config import SiteConfig, load_config
-from ..errors import InputError
+from ..config import SiteConfig, load_config, with_base_url
+from ..content.layout import ContentLayout
 from ..fsutil import digest
 from ..picks.resolve import EssayStats
 from . import writer
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 1
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+MANIFEST_VERSION = 2
 PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -38,14 +36,16 @@ class Paths:
     project: Path
 
     @property
-    def site_toml(self) -> Path:
-        return self.content / "site.toml"
+    def layout(self) -> ContentLayout:
+        return ContentLayout(self.content)
 
-    def samples(self, slug: str) -> Path:
-        return self.content / "samples" / f"{slug}.json"
 
-    def picks(self, slug: str) -> Path:
-        return self.content / "picks" / f"{slug}.toml"
+@dataclass(frozen=True)
+class Options:
+    """How this build differs from the published one: drafts shown, base URL overridden."""
+
+    drafts: bool = False
+    base_url: str | None = None
 
 
 @dataclass
@@ -70,17 +70,6 @@ def _tree_digest(root: Path, pattern: str) -> str:
     return digest("\n".join(parts))
 
 
-def essay_files(paths: Paths) -> list[Path]:
-    folder = paths.content / "essays"
-    files = sorted(folder.glob("*.md"))
-    if not files:
-        raise InputError(folder, "no essays found (expected *.md files)")
-    for f in files:
-        if not _SLUG.match(f.stem):
-            raise InputError(f, "essay file names become URLs: use lower-case letters, digits and dashes only")
-    return files
-
-
 def _summary_to_dict(s) -> dict:
     d = asdict(s)
     d["provenance"] = [list(p) for p in s.provenance]
@@ -99,6 +88,7 @@ def _summary_from_dict(d: dict):
         stats=EssayStats(**d["stats"]),
         provenance=tuple(tuple(p) for p in d["provenance"]),
         overview=d.get("overview", ""),
+        draft=d.get("draft", False),
     )
 
 
@@ -110,10 +100,10 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path):
     from ..samples.cache import load_cache
     from .render import EssaySummary, provenance_of, render_essay
 
-    slug = path.stem
     essay = parse_essay(path, passage_size=config.passage_size, splitter=config.sentence_splitter)
-    cache, cache_warning = load_cache(paths.samples(slug), slug)
-    picks, pick_warnings = load_picks(paths.picks(slug), slug)
+    slug = essay.slug
+    cache, cache_warning = load_cache(paths.layout.samples(slug), slug)
+    picks, pick_warnings = load_picks(paths.layout.picks(slug), slug)
     verbosified = verbosify(essay, cache, picks, config.sentence_splitter)
     warnings = ([cache_warning] if cache_warning else []) + pick_warnings + [str(s) for s in verbosified.stale]
     files: dict[str, bytes] = {}
@@ -129,6 +119,7 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path):
         stats=verbosified.stats,
         provenance=provenance_of(verbosified),
         overview=f"essays/{slug}/gifs/{overview.name}" if overview else "",
+        draft=essay.draft,
     )
     return summary, files, warnings
 
@@ -208,18 +199,31 @@ def _static_files(paths: Paths, config: SiteConfig) -> dict[str, bytes]:
     return files
 
 
-def build(paths: Paths) -> BuildReport:
+def site_config(paths: Paths, options: Options) -> SiteConfig:
+    """site.toml with this build's overrides applied (and checked like the file's own values)."""
+    config = load_config(paths.layout.site_toml)
+    if options.base_url is not None:
+        config = with_base_url(config, options.base_url)
+    return config
+
+
+def build(paths: Paths, options: Options = Options()) -> BuildReport:
     out = writer.check_output_dir(
         paths.output,
         project=paths.project,
         protected=[paths.content, paths.templates, PACKAGE],
     )
-    config = load_config(paths.site_toml)
+    layout = paths.layout
+    config = site_config(paths, options)
+    if not config.base_url:
+        log.info("no base URL: 404.html links assume the site is served at its domain's root; a project site under a sub-path needs --base-url")
     base = digest(
         "|".join(
             [
                 str(MANIFEST_VERSION),
-                _file_digest(paths.site_toml),
+                f"drafts={options.drafts}",
+                f"base_url={config.base_url}",
+                _file_digest(layout.site_toml),
                 _tree_digest(paths.templates, "*"),
                 _tree_digest(PACKAGE, "*.py"),
                 _tree_digest(PACKAGE, "*.json"),
@@ -234,10 +238,10 @@ def build(paths: Paths) -> BuildReport:
     summaries = []
     new_essays: dict[str, dict] = {}
 
-    todo: list[tuple[Path, str]] = []
-    for path in essay_files(paths):
-        slug = path.stem
-        fp = digest("|".join([base, _file_digest(path), _file_digest(paths.samples(slug)), _file_digest(paths.picks(slug))]))
+    todo: list[tuple[Path, str, str]] = []  # (essay file, slug, fingerprint)
+    for header in layout.essays(drafts=options.drafts):
+        path, slug = header.path, header.slug
+        fp = digest("|".join([base, path.name, _file_digest(path), _file_digest(layout.samples(slug)), _file_digest(layout.picks(slug))]))
         prev = old_essays.get(slug)
         if prev and prev.get("fp") == fp and all((out / f).is_file() for f in prev["files"]):
             summaries.append(_summary_from_dict(prev["summary"]))
@@ -246,13 +250,13 @@ def build(paths: Paths) -> BuildReport:
             new_essays[slug] = prev
             report.essays_reused += 1
             continue
-        todo.append((path, fp))
+        todo.append((path, slug, fp))
         summaries.append(None)  # filled in below, keeping essay order
         new_essays[slug] = {}
 
     if todo:
-        results = iter(_render_all(paths, config, [p for p, _ in todo]))
-        fps = {p.stem: fp for p, fp in todo}
+        results = iter(_render_all(paths, config, [p for p, _, _ in todo]))
+        fps = {slug: fp for _, slug, fp in todo}
         for i, s in enumerate(summaries):
             if s is not None:
                 continue
@@ -263,7 +267,7 @@ def build(paths: Paths) -> BuildReport:
             new_essays[summary.slug] = {"fp": fps[summary.slug], "files": sorted(essay_out), "summary": _summary_to_dict(summary), "warnings": warnings}
             report.essays_rendered += 1
 
-    explore_files = sorted((paths.content / "samples" / "explore").glob("*.json"))
+    explore_files = layout.explore_files()
     site_fp = digest(
         base
         + json.dumps([_summary_to_dict(s) for s in summaries], sort_keys=True)

@@ -33,6 +33,7 @@ class EssaySummary:
     stats: EssayStats
     provenance: tuple[tuple[str, str, int, int, int], ...]  # (model, recipe, passages, runs, samples)
     overview: str = ""  # path of the essay's overview animation (without .gif/.png), relative to the site root
+    draft: bool = False  # rendered only by serve and build --drafts, never listed in the sitemap
 
     @property
     def sort_key(self) -> tuple:
@@ -157,10 +158,11 @@ def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[Es
         ),
         "explore/index.html": _page(env, "explore.html", site, "explore/", "../", gen=site.generation, passages=explored(explore_caches)),
         "alternatives/index.html": _page(env, "alternatives.html", site, "alternatives/", "../", alternatives=alternatives(explore_caches)),
-        "404.html": _page(env, "404.html", site, "404.html", site.absolute_base or "/", inline_css=_stylesheet(env)),
+        # GitHub Pages serves 404.html at whatever URL was missing: only root-relative URLs hold there.
+        "404.html": _page(env, "404.html", site, "404.html", site.base_path, inline_css=_stylesheet(env)),
         "robots.txt": env.get_template("robots.txt").render(site=site).encode("utf-8"),
     }
     if site.absolute_base:
-        urls = ["", "method/", "explore/", "alternatives/"] + [f"essays/{e.slug}/" for e in essays]
+        urls = ["", "method/", "explore/", "alternatives/"] + [f"essays/{e.slug}/" for e in essays if not e.draft]
         pages["sitemap.xml"] = env.get_template("sitemap.xml").render(site=site, urls=urls).encode("utf-8")
     return pages

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the Debian packages the tests need, only those that are missing:
+# Chromium (browser tests; never `playwright install`), Java (Nu Html Checker),
+# Node.js and npm (axe-core, vnu-jar, Lighthouse). sudo is used only when not root.
+# A Node.js from NodeSource bundles npm, and Debian's npm conflicts with it, so
+# npm is asked for only when no npm is on the PATH.
+set -eu
+
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
+if [ -z "$missing" ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=""
+elif command -v sudo >/dev/null 2>&1; then
+  as_root="sudo"
+else
+  echo "system packages: missing$missing; run this as root, or install sudo" >&2
+  exit 1
+fi
+
+echo "system packages: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+$as_root apt-get update -qq
+# shellcheck disable=SC2086
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
