@@ -11,7 +11,8 @@ sentences). Each build runs `python build.py` as a fresh process (start-up
 counts): cold, rebuilt with nothing changed, rebuilt after editing one essay.
 Pelican (default theme, feeds off, relative URLs), installed into
 bench/.work/pelican-venv from PyPI if missing, builds the same essays cold.
-Prints wall seconds and peak RSS per build. GIF rendering is switched off
+Cold builds of both tools alternate --repeat times and the medians are
+compared (ours/Pelican). Prints wall seconds and peak RSS per build. GIF rendering is switched off
 here (`gifs = false`); bench/gifs.py measures it.
 """
 
@@ -151,6 +152,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 200])
     ap.add_argument("--no-pelican", action="store_true")
+    ap.add_argument("--repeat", type=int, default=5, help="cold builds per tool and size; the median is reported (default: %(default)s)")
     args = ap.parse_args()
     exe = None if args.no_pelican else pelican_available()
     # Warm-up: both tools once on a tiny exhibit, so byte-code compilation is not timed.
@@ -167,21 +169,26 @@ def main() -> int:
             content = WORK / f"exhibit-{size}-{int(with_samples)}" / "content"
             out = content.parent / "output"
             make_exhibit(content, size, with_samples)
-            if out.exists():
-                shutil.rmtree(out)
-            shutil.rmtree(content.parent / ".vsr-cache", ignore_errors=True)
-            cold = ours(content, out)
+            colds, pelicans = [], []
+            for _ in range(args.repeat):  # alternated, so both see the same machine; the median is kept
+                if out.exists():
+                    shutil.rmtree(out)
+                shutil.rmtree(content.parent / ".vsr-cache", ignore_errors=True)
+                colds.append(ours(content, out))
+                if exe and not with_samples:
+                    pelicans.append(pelican(exe, content, content.parent / "pelican-output"))
+            cold = sorted(colds)[len(colds) // 2]
             noop = ours(content, out)
             first = ContentLayout(content).essays_dir / "essay-000.md"
             first.write_text(first.read_text().replace("## Part one", "## Part one, edited"))
             edit = ours(content, out)
             row = {"case": label, "cold": cold, "noop": noop, "edit": edit}
-            if exe and not with_samples:
-                row["pelican"] = pelican(exe, content, content.parent / "pelican-output")
+            if pelicans:
+                row["pelican"] = sorted(pelicans)[len(pelicans) // 2]
             rows.append(row)
             msg = f"{label}: cold {cold[0]:.2f} s ({cold[1] / 1024:.0f} MB), nothing changed {noop[0]:.2f} s ({noop[0] / cold[0]:.0%} of cold), one essay edited {edit[0]:.2f} s"
             if "pelican" in row:
-                msg += f"; Pelican cold {row['pelican'][0]:.2f} s ({row['pelican'][1] / 1024:.0f} MB)"
+                msg += f"; Pelican cold {row['pelican'][0]:.2f} s ({row['pelican'][1] / 1024:.0f} MB); ours/Pelican {cold[0] / row['pelican'][0]:.2f}"
             print(msg, flush=True)
     return 0
 

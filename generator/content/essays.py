@@ -24,6 +24,7 @@ import re
 import unicodedata
 import xml.etree.ElementTree as etree
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import InputError
@@ -61,8 +62,8 @@ class Passage:
     text: str  # plain text: the prompt
     html: str  # the essay's own inline Markdown, rendered (trusted)
 
-    @property
-    def words(self) -> int:
+    @cached_property
+    def words(self) -> int:  # asked for several times per passage by every page and statistic
         return count_words(self.text)
 
 
@@ -207,13 +208,29 @@ def _prose_extension(splitter: str, passage_size: int):
     return ProseExtension()
 
 
+_MARKDOWN: dict[tuple[str, int], tuple] = {}
+
+
+def markdown_for(splitter: str, passage_size: int):
+    """One Markdown instance per process and setting: building one (its
+    extensions looked up by name) costs more than converting an essay."""
+    import markdown
+    from markdown.extensions.fenced_code import FencedCodeExtension
+    from markdown.extensions.tables import TableExtension
+
+    key = (splitter, passage_size)
+    if key not in _MARKDOWN:
+        ext = _prose_extension(splitter, passage_size)
+        # instances, not names: a name is looked up among entry points (importlib.metadata, 6 ms)
+        _MARKDOWN[key] = (markdown.Markdown(extensions=[ext, FencedCodeExtension(), TableExtension()], output_format="html"), ext)
+    return _MARKDOWN[key]
+
+
 def _plain(inline_html: str) -> str:
     return normalize(html.unescape(_TAG.sub("", inline_html)))
 
 
 def parse_essay(path: Path, *, passage_size: int = 3, splitter: str = "builtin") -> Essay:
-    import markdown
-
     meta, body, body_line = read_essay_source(path)
     header = header_of(path, meta)
     if "title" not in meta or not meta["title"][0]:
@@ -235,9 +252,8 @@ def parse_essay(path: Path, *, passage_size: int = 3, splitter: str = "builtin")
         except ValueError:
             raise InputError(path, f"Order must be a whole number, got {value!r}", line) from None
 
-    ext = _prose_extension(splitter, passage_size)
-    md = markdown.Markdown(extensions=[ext, "fenced_code", "tables"], output_format="html")
-    out = md.convert(body)
+    md, ext = markdown_for(splitter, passage_size)
+    out = md.reset().convert(body)
     sources = ext.processor.passages
 
     blocks: list[Block] = []

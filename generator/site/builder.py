@@ -171,12 +171,12 @@ def _render_all(paths: Paths, config: SiteConfig, todo: list[Path]) -> list:
     deterministic.
     """
     global _worker_env
-    import markdown  # noqa: F401 - imported before forking
-
+    from ..content.essays import markdown_for
     from ..content.sentences import get_splitter
     from .render import environment
 
     get_splitter(config.sentence_splitter)
+    markdown_for(config.sentence_splitter, config.passage_size)  # built before forking
     _worker_env = environment(paths.templates)
     _worker_env.get_template("essay.html")
     workers = min(len(todo) // PER_WORKER, os.cpu_count() or 1)

@@ -77,7 +77,7 @@ def apply(output: Path, files: dict[str, bytes], keep: set[str]) -> tuple[int, i
                 continue
         except FileNotFoundError:
             pass
-        atomic_write_bytes(path, data)
+        atomic_write_bytes(path, data, durable=False)  # output/ is rebuilt from content/ at will
         written += 1
     wanted = set(files) | keep
     for dirpath, dirnames, filenames in os.walk(output, topdown=False):
