@@ -149,43 +149,63 @@ def _animations(paths: Paths, config: SiteConfig, verbosified, files: dict[str, 
 
 
 PER_WORKER = 4  # fewer essays than this per extra process is not worth a fork
+SITE_TEMPLATES = ("index.html", "method.html", "explore.html", "alternatives.html", "404.html", "robots.txt", "sitemap.xml")
 _worker_env = None
 
 
-def _render_job(job: tuple[Paths, SiteConfig, Path]):
-    """Pool worker: one essay, with a Jinja environment per process."""
-    global _worker_env
-    paths, config, path = job
-    if _worker_env is None:
-        from .render import environment
+def _warm(templates: Path, config: SiteConfig) -> None:
+    """Import and build what rendering an essay needs: Punkt, Markdown, the essay template."""
+    from ..content.essays import markdown_for
+    from ..content.sentences import get_splitter
 
-        _worker_env = environment(paths.templates)
+    get_splitter(config.sentence_splitter)
+    markdown_for(config.sentence_splitter, config.passage_size)
+    _environment(templates).get_template("essay.html")
+
+
+def _environment(templates: Path):
+    """This process's Jinja environment for ``templates`` (templates stay compiled between builds)."""
+    global _worker_env
+    from .render import environment
+
+    if _worker_env is None or _worker_env.loader.searchpath != [str(templates)]:
+        _worker_env = environment(templates)
+    return _worker_env
+
+
+def _render_job(job: tuple[Paths, SiteConfig, Path]):
+    """One essay, with this process's warm Jinja environment."""
+    paths, config, path = job
+    _warm(paths.templates, config)
     return _render_essay(paths, config, _worker_env, path)
 
 
 def _render_all(paths: Paths, config: SiteConfig, todo: list[Path]) -> list:
     """Parse and render essays, on every core when there are enough of them.
 
-    Workers are forked after the heavy imports and the template compilation,
-    so they start warm; results come back in input order, so the build stays
-    deterministic.
+    The workers are forked before anything heavy is imported and warm up
+    (Punkt, Markdown, the essay template) side by side, while this process
+    compiles the site-wide templates it will need afterwards. Results come
+    back in input order, so the build stays deterministic.
     """
-    global _worker_env
-    from ..content.essays import markdown_for
-    from ..content.sentences import get_splitter
-    from .render import environment
-
-    get_splitter(config.sentence_splitter)
-    markdown_for(config.sentence_splitter, config.passage_size)  # built before forking
-    _worker_env = environment(paths.templates)
-    _worker_env.get_template("essay.html")
     workers = min(len(todo) // PER_WORKER, os.cpu_count() or 1)
     jobs = [(paths, config, p) for p in todo]
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [_render_job(job) for job in jobs]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (workers * 4)))
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_warm, initargs=(paths.templates, config)) as pool:
+        pending = pool.map_async(_render_job, jobs, chunksize=max(1, len(jobs) // (workers * 4)))
+        site_environment(paths.templates)
+        return pending.get()
 
+
+def site_environment(templates: Path):
+    """The Jinja environment for the site-wide pages, their templates compiled."""
+    from ..picks import exploration  # noqa: F401 - what the exploration pages need
+
+    env = _environment(templates)
+    for name in SITE_TEMPLATES:
+        env.get_template(name)
+    return env
 
 
 def _static_files(paths: Paths, config: SiteConfig) -> dict[str, bytes]:
@@ -278,9 +298,9 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
         keep.update(old_site_files)
         site_files = old_site_files
     else:
-        from .render import environment, render_site_pages
+        from .render import render_site_pages
 
-        env = environment(paths.templates)
+        env = site_environment(paths.templates)
 
         statement = ""
         if config.statement:
