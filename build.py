@@ -133,6 +133,7 @@ def cmd_generate(args) -> int:
         seed=args.seed,
         finetune_steps=args.finetune_steps,
         learning_rate=args.learning_rate,
+        train_on=args.train_on,
         force=args.force,
     )
     essays = _essays(args, config)
@@ -147,7 +148,7 @@ def cmd_generate(args) -> int:
     else:
         from generator.samples.engine.fast import FastEngine
 
-        engine = FastEngine(folder, max_finetune_steps=max(1, request.params.finetune_steps))
+        engine = FastEngine(folder, max_finetune_steps=max(1, request.params.finetune_steps), window=request.params.train_on == "window")
     try:
         summary = run(essays, _layout(args).samples, engine, request.model, fingerprint(folder), request, progress=not args.quiet)
     finally:
@@ -308,6 +309,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int)
     g.add_argument("--finetune-steps", type=int, dest="finetune_steps")
     g.add_argument("--learning-rate", type=float, dest="learning_rate")
+    g.add_argument("--train-on", choices=["passage", "window"], dest="train_on",
+                   help="what a fine-tune step sees: the passage's own tokens (fast's default) or exactly gpt-2-simple's "
+                   "finetune() data, five 1024-token windows of the passage pasted end to end (the seed recipe's)")
     g.add_argument("--force", action="store_true", help="generate even where samples exist")
     g.set_defaults(func=cmd_generate)
 

@@ -6,6 +6,7 @@ line, because a typo in a config file should never be silently ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -29,6 +30,7 @@ class GenerationDefaults:
     seed: int = 2019
     finetune_steps: int = 1
     learning_rate: float = 1e-4
+    train_on: str = "passage"  # or "window": exactly gpt-2-simple's finetune() data
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,26 @@ def with_base_url(config: SiteConfig, base_url: str) -> SiteConfig:
 
 _SPLITTERS = ("builtin", "nltk-data")
 _RECIPES = ("fast", "seed")
+TRAIN_ON = ("passage", "window")
+MAX_LENGTH = 1023  # gpt-2-simple's largest sample; the passage's own tokens come off it too (checked per passage)
+_RANGES = {
+    "temperature": (lambda v: v > 0, "must be greater than 0"),
+    "top_k": (lambda v: v >= 0, "must be 0 (no limit) or more"),
+    "samples": (lambda v: v >= 1, "must be at least 1"),
+    "length": (lambda v: 1 <= v <= MAX_LENGTH, f"must be between 1 and {MAX_LENGTH} tokens (minus the passage's own)"),
+    "learning_rate": (lambda v: v > 0, "must be greater than 0"),
+    "finetune_steps": (lambda v: v >= 0, "must be 0 or more"),
+    "recipe": (lambda v: v in _RECIPES, f"must be one of {', '.join(_RECIPES)}"),
+    "train_on": (lambda v: v in TRAIN_ON, f"must be one of {', '.join(TRAIN_ON)}"),
+}
+
+
+def generation_problem(values: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, why) for the first out-of-range generation value, or None."""
+    for key, (ok, why) in _RANGES.items():
+        if key in values and values[key] is not None and not ok(values[key]):
+            return key, f"{why}, got {values[key]!r}"
+    return None
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -122,8 +144,9 @@ def load_config(path: Path) -> SiteConfig:
         raise InputError(path, "passage_size must be at least 1", _line_of(text, "passage_size"))
     if config.sentence_splitter not in _SPLITTERS:
         raise InputError(path, f"sentence_splitter must be one of {_SPLITTERS}", _line_of(text, "sentence_splitter"))
-    if generation.recipe not in _RECIPES:
-        raise InputError(path, f"generation.recipe must be one of {_RECIPES}", _line_of(text, "recipe"))
+    problem = generation_problem(dataclasses.asdict(generation))
+    if problem:
+        raise InputError(path, f"generation.{problem[0]} {problem[1]}", _line_of(text, problem[0]))
     problem = _check_base_url(config.base_url)
     if problem:
         raise InputError(path, problem, _line_of(text, "base_url"))

@@ -32,3 +32,15 @@ def run_cli(*args: str) -> int:
     import build
 
     return build.main(list(args))
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> Path:
+    """models/tiny: a 2-layer GPT-2 (n_ctx 1024) trained for a few seconds on the fixture essays."""
+    from generator.content.essays import parse_essay
+    from tests.engine_models import train_tiny
+
+    texts = [" ".join(p.text for p in parse_essay(f).passages) for f in sorted((FIXTURE / "essays").glob("*.md"))]
+    root = tmp_path_factory.mktemp("models")
+    train_tiny(root / "tiny", texts * 3, steps=200)
+    return root

@@ -17,22 +17,10 @@ import pytest
 from generator.content.essays import parse_essay
 from generator.content.layout import ContentLayout
 from generator.samples.cache import Params, load_cache
-from tests.conftest import FIXTURE, ROOT, run_cli
+from tests.conftest import ROOT, run_cli
 from tests.engine_models import train_tiny
 
 PARAMS = Params(temperature=0.8, top_k=30, length=16, seed=7, finetune_steps=1, learning_rate=1e-4)
-
-
-def essay_texts() -> list[str]:
-    return [" ".join(p.text for p in parse_essay(f).passages) for f in sorted((FIXTURE / "essays").glob("*.md"))]
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> Path:
-    """models/tiny: a 2-layer GPT-2 trained for a few seconds on the fixture essays."""
-    root = tmp_path_factory.mktemp("models")
-    train_tiny(root / "tiny", essay_texts() * 3, steps=200)
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +54,7 @@ def test_recipes_fill_the_cache_and_leave_nothing_behind(exhibit, models, recipe
     assert entry.text == passage.text
     run = entry.runs[0]
     assert run.recipe == recipe and run.model == "tiny" and run.model_fingerprint.startswith("sha256:")
-    assert run.params == dataclasses.replace(PARAMS, seed=3, top_k=30, temperature=0.8)
+    assert run.params == dataclasses.replace(PARAMS, seed=3, top_k=30, temperature=0.8, train_on="window" if recipe == "seed" else "passage")
     assert len(run.samples) == 3 and len(run.flags) == 3
     assert all(not s.startswith(passage.text) for s in run.samples)  # stored: the text after the prompt
     assert files_under(models) - before_models <= {"tiny/.fingerprint.json"}

@@ -28,6 +28,7 @@ class Params:
     seed: int
     finetune_steps: int
     learning_rate: float
+    train_on: str = "passage"  # what a fine-tune step sees: the passage's tokens, or gpt-2-simple's 1024-token windows
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,14 @@ class Run:
         return f"{self.model} · {self.recipe} · temperature {p.temperature:g} · top_k {p.top_k} · {p.length} tokens · seed {p.seed}"
 
 
+# Parameters added after runs were first cached: at these values they are left
+# out of the run id, so every id made before them stays valid.
+_LATER_DEFAULTS = {"train_on": "passage"}
+
+
 def run_id_for(fingerprint: str, recipe: str, params: Params) -> str:
-    return digest(json.dumps([fingerprint, recipe, asdict(params)], sort_keys=True), 8)
+    fields = {k: v for k, v in asdict(params).items() if _LATER_DEFAULTS.get(k, object()) != v}
+    return digest(json.dumps([fingerprint, recipe, fields], sort_keys=True), 8)
 
 
 @dataclass

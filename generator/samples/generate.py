@@ -2,9 +2,11 @@
 
 Each passage's runs are written to its essay's cache file atomically as soon
 as they exist, so an interrupted run resumes where it stopped and the cache
-is never half-written. A passage counts as done when it has a run for this
-model, recipe and these parameters (the escalation's extra runs are recorded
-beside it).
+is never half-written. A passage counts as done when it holds ``--samples``
+usable samples for this model, recipe and these parameters (its escalation
+runs count), or when that many were drawn and every rung of the escalation
+was tried; ``--samples 20`` after a 10-sample run draws 10 more, with a
+seed of their own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -28,11 +31,16 @@ ESCALATION = ((40, None), (80, 0.9))  # (top_k, temperature) tried in turn while
 
 
 class Engine(Protocol):
+    """What generate and explore need of a recipe (fast and seed both provide it)."""
+
     recipe: str
 
     def encode(self, text: str) -> list[int]: ...
     def check_fits(self, prompt_tokens: int, length: int) -> None: ...
-    def generate(self, prompt: str, params: Params, nsamples: int): ...
+    def reset(self) -> None: ...  # back to the base weights
+    def finetune(self, prompt: str, params: Params) -> None: ...  # fresh base weights, then params.finetune_steps steps
+    def sample(self, prompt: str, params: Params, nsamples: int) -> list[str]: ...  # with the weights as they are
+    def generate(self, prompt: str, params: Params, nsamples: int): ...  # finetune (or reset), then sample, timed
     def close(self) -> None: ...
 
 
@@ -63,33 +71,92 @@ class Summary:
         return self.seconds / self.generated if self.generated else 0.0
 
 
+def derived_seed(seed: int, *parts: object) -> int:
+    """A new seed for an extra run, so it does not repeat the first run's random draws."""
+    return zlib.crc32(":".join(map(str, (seed, *parts))).encode()) & 0x7FFFFFFF
+
+
 def ladder(params: Params) -> list[Params]:
-    """The parameters tried for one passage: the requested ones, then higher
-    top_k (and temperature), as the artist did by hand."""
-    steps = [params]
-    for top_k, temperature in ESCALATION:
-        if top_k > params.top_k:
-            steps.append(dataclasses.replace(params, top_k=top_k, temperature=max(params.temperature, temperature or 0.0)))
-    return steps
+    """The escalation: higher top_k (and temperature) while samples are unusable, as
+    the artist did by hand, each rung with a seed of its own. None from top_k 0:
+    that already samples from every token, and 40 or 80 would narrow it."""
+    if params.top_k == 0:
+        return []
+    return [
+        dataclasses.replace(params, top_k=top_k, temperature=max(params.temperature, temperature or 0.0), seed=derived_seed(params.seed, "rung", top_k))
+        for top_k, temperature in ESCALATION
+        if top_k > params.top_k
+    ]
 
 
-def verbosify_passage(engine: Engine, model: str, fingerprint: str, passage: Passage, request: Request, summary: Summary) -> list[Run]:
-    """Runs for one passage, escalating while fewer than ``request.samples`` are usable."""
-    runs: list[Run] = []
-    usable = 0
-    for i, params in enumerate(ladder(request.params) if request.escalate else [request.params]):
-        result = engine.generate(passage.text, params, request.samples)
+def more(params: Params, batch: int) -> Params:
+    """Batch ``batch`` (1, 2, ...) of extra samples at the requested parameters (a larger --samples)."""
+    return dataclasses.replace(params, seed=derived_seed(params.seed, "more", batch))
+
+
+@dataclass
+class Progress:
+    """Where one passage stands for one request."""
+
+    base: list[Run]  # runs at the requested parameters (the first and any extra batches)
+    rungs: list[Run]  # escalation runs
+    samples: int
+
+    @property
+    def drawn(self) -> int:
+        return sum(len(r.samples) for r in self.base)
+
+    @property
+    def usable(self) -> int:
+        return sum(1 for r in self.base + self.rungs for f in r.flags if not f)
+
+    def done(self, rungs: int) -> bool:
+        """Enough usable samples; or enough drawn and every rung tried."""
+        return self.drawn >= self.samples and (self.usable >= self.samples or len(self.rungs) >= rungs)
+
+
+def passage_progress(entry: PassageSamples | None, engine_recipe: str, fingerprint: str, request: Request) -> Progress:
+    runs = {r.id: r for r in entry.runs} if entry else {}
+
+    def find(params: Params) -> Run | None:
+        return runs.get("r" + run_id_for(fingerprint, engine_recipe, params))
+
+    base = [r for r in [find(request.params)] if r]
+    if base:
+        batch = 1
+        while (r := find(more(request.params, batch))) is not None:
+            base.append(r)
+            batch += 1
+    rungs = [r for r in map(find, ladder(request.params) if request.escalate else []) if r]
+    return Progress(base, rungs, request.samples)
+
+
+def verbosify_passage(engine: Engine, model: str, fingerprint: str, passage: Passage, request: Request, summary: Summary, entry: PassageSamples | None = None) -> list[Run]:
+    """The runs this passage still needs: the requested parameters (or another batch of
+    them, when more samples are asked for), then the escalation while too few are usable."""
+    state = passage_progress(None if request.force else entry, engine.recipe, fingerprint, request)
+    rungs = ladder(request.params) if request.escalate else []
+    new: list[Run] = []
+
+    def run(params: Params, nsamples: int, escalated: bool) -> Run:
+        result = engine.generate(passage.text, params, nsamples)
         flags = tuple(flag(passage.text, c) for c in result.continuations)
-        runs.append(Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags))
+        r = Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags)
         summary.finetune_seconds += result.finetune_seconds
         summary.sample_seconds += result.sample_seconds
         summary.runs += 1
-        usable += sum(1 for f in flags if not f)
-        if i:
-            summary.escalated += 1
-        if usable >= request.samples:
+        summary.escalated += escalated
+        new.append(r)
+        return r
+
+    if state.drawn < request.samples:
+        params = request.params if not state.base else more(request.params, len(state.base))
+        state.base.append(run(params, request.samples - state.drawn, False))
+    for params in rungs[len(state.rungs) :]:
+        if state.usable >= request.samples:
             break
-    return runs
+        state.rungs.append(run(params, request.samples, True))
+    return new
 
 
 def _load_for_update(path: Path, slug: str) -> SampleCache:
@@ -102,7 +169,7 @@ def _load_for_update(path: Path, slug: str) -> SampleCache:
 def plan(essays: list[Essay], cache_path, engine: Engine, fingerprint: str, request: Request) -> list[tuple[Essay, Passage]]:
     """The passages to generate, after checking every one fits the model's context."""
     todo = []
-    base_id = "r" + run_id_for(fingerprint, engine.recipe, request.params)
+    rungs = len(ladder(request.params)) if request.escalate else 0
     for essay in essays:
         cache = _load_for_update(cache_path(essay.slug), essay.slug)
         for passage in essay.passages:
@@ -110,8 +177,7 @@ def plan(essays: list[Essay], cache_path, engine: Engine, fingerprint: str, requ
                 engine.check_fits(len(engine.encode(passage.text)), request.params.length)
             except ValueError as exc:
                 raise InputError(essay.path, f"essay '{essay.slug}', passage {passage.index + 1} ({passage.key}): {exc}") from None
-            entry = cache.for_passage(passage.key)
-            if request.force or entry is None or entry.run(base_id) is None:
+            if request.force or not passage_progress(cache.for_passage(passage.key), engine.recipe, fingerprint, request).done(rungs):
                 todo.append((essay, passage))
     return todo
 
@@ -125,8 +191,8 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
     start = time.perf_counter()
     with tqdm(total=len(todo), desc=f"verbosifying ({engine.recipe}, {model})", unit="passage", disable=not progress) as bar:
         for essay, passage in todo:
-            runs = verbosify_passage(engine, model, fingerprint, passage, request, summary)
             path = cache_path(essay.slug)
+            runs = verbosify_passage(engine, model, fingerprint, passage, request, summary, _load_for_update(path, essay.slug).for_passage(passage.key))
             cache = _load_for_update(path, essay.slug)  # re-read: another essay's passages may share the file
             entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
             entry.text = passage.text
@@ -134,7 +200,7 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
                 entry.add(r)
             save_cache(path, cache)
             summary.generated += 1
-            if sum(1 for r in runs for f in r.flags if not f) < request.samples:
+            if passage_progress(entry, engine.recipe, fingerprint, request).usable < request.samples:
                 summary.short.append(f"{essay.slug} passage {passage.index + 1}")
             bar.update(1)
     summary.seconds = time.perf_counter() - start
@@ -142,8 +208,19 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
 
 
 def request_from(config: SiteConfig, models_dir: Path, **overrides) -> Request:
-    """The run's request: site.toml's [generation], overridden by whatever the command line gave."""
-    values = {**dataclasses.asdict(config.generation), **{k: v for k, v in overrides.items() if v is not None}}
+    """The run's request: site.toml's [generation], overridden by whatever the command line gave.
+    The seed recipe is gpt-2-simple's own finetune(), so it always trains on the windows."""
+    from ..config import generation_problem
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    problem = generation_problem(given)
+    if problem:
+        raise InputError(None, f"--{problem[0].replace('_', '-')} {problem[1]}")
+    values = {**dataclasses.asdict(config.generation), **given}
+    if values["recipe"] == "seed":
+        if given.get("train_on") == "passage":
+            raise InputError(None, "--train-on passage: the seed recipe is gpt-2-simple's own finetune(), which trains on the 1024-token windows")
+        values["train_on"] = "window"
     params = Params(**{f.name: values[f.name] for f in dataclasses.fields(Params)})
     return Request(
         model=values["model"],

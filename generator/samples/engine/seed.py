@@ -25,8 +25,18 @@ from ..cache import Params
 from .checkpoint import Hparams
 from .common import Generation, PromptTooLong
 from .tf import load
+from .windows import WINDOW, dataset_text
 
-WINDOW = 1024  # gpt-2-simple's finetune() samples 1024-token windows, always
+
+class _Quiet(contextlib.ExitStack):
+    """gpt-2-simple prints its progress: keep it off the terminal."""
+
+    def __enter__(self):
+        super().__enter__()
+        sink = io.StringIO()
+        self.enter_context(contextlib.redirect_stdout(sink))
+        self.enter_context(contextlib.redirect_stderr(sink))
+        return self
 
 
 class SeedEngine:
@@ -41,6 +51,8 @@ class SeedEngine:
         self.encoder = encoder.get_encoder(str(folder))
         self.sess = self.gpt2.start_tf_sess()
         self.bytes_written = 0
+        self._work: Path | None = None
+        self._source: dict = {}
 
     def encode(self, text: str) -> list[int]:
         return self.encoder.encode(text)
@@ -50,62 +62,82 @@ class SeedEngine:
             raise PromptTooLong(prompt_tokens, length, min(self.hparams.n_ctx, WINDOW - 1))
 
     def dataset(self, prompt: str) -> str:
-        """The passage pasted until it fills the 1024-token window (and one more,
-        since the library's sampler needs strictly more tokens than it takes)."""
-        copies = [prompt]
-        while len(self.encode("\n".join(copies))) <= WINDOW + 1:
-            copies.append(prompt)
-        return "\n".join(copies) + "\n"
+        return dataset_text(prompt, self.encode)
 
-    def generate(self, prompt: str, params: Params, nsamples: int) -> Generation:
-        tf, gpt2 = self.tf, self.gpt2
-        self.check_fits(len(self.encode(prompt)), params.length)
-        work = Path(tempfile.mkdtemp(prefix="vsr-seed-"))
-        try:
-            data = work / "passage.txt"
-            data.write_text(self.dataset(prompt), "utf-8")
-            self.sess = gpt2.reset_session(self.sess)
+    def _forget(self) -> None:
+        """Delete the last fine-tune's checkpoint (counting what it wrote)."""
+        if self._work is not None:
+            self.bytes_written += sum(p.stat().st_size for p in self._work.rglob("*") if p.is_file())
+            shutil.rmtree(self._work, ignore_errors=True)
+            self._work = None
+
+    def _fresh_session(self, params: Params | None) -> None:
+        self._forget()
+        self.sess = self.gpt2.reset_session(self.sess)
+        if params is not None:
             random.seed(params.seed)
             np.random.seed(params.seed)
-            tf.compat.v1.set_random_seed(params.seed)
-            start = time.perf_counter()
-            quiet = io.StringIO()
-            with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-                if params.finetune_steps:
-                    gpt2.finetune(
-                        self.sess,
-                        dataset=str(data),
-                        steps=params.finetune_steps,
-                        model_name=self.folder.name,
-                        model_dir=str(self.folder.parent),
-                        restore_from="fresh",
-                        run_name="passage",
-                        checkpoint_dir=str(work / "checkpoint"),
-                        learning_rate=params.learning_rate,
-                        sample_length=min(1023, self.hparams.n_ctx - 1),
-                    )
-                    source = {"run_name": "passage", "checkpoint_dir": str(work / "checkpoint")}
-                else:
-                    gpt2.load_gpt2(self.sess, model_name=self.folder.name, model_dir=str(self.folder.parent))
-                    source = {"model_name": self.folder.name, "model_dir": str(self.folder.parent)}
-                tuned = time.perf_counter()
-                texts = gpt2.generate(
-                    self.sess,
-                    **source,
-                    prefix=prompt,
-                    seed=params.seed,
-                    nsamples=nsamples,
-                    length=params.length,
-                    temperature=params.temperature,
-                    top_k=params.top_k,
-                    return_as_list=True,
-                )
-            done = time.perf_counter()
-            self.bytes_written += sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
+            self.tf.compat.v1.set_random_seed(params.seed)
+
+    def reset(self) -> None:
+        """The base model, freshly loaded."""
+        self._fresh_session(None)
+        with _Quiet():
+            self.gpt2.load_gpt2(self.sess, model_name=self.folder.name, model_dir=str(self.folder.parent))
+        self._source = {"model_name": self.folder.name, "model_dir": str(self.folder.parent)}
+
+    def finetune(self, prompt: str, params: Params) -> None:
+        """``finetune(steps, restore_from='fresh')`` on the pasted passage, seeded by the run's seed."""
+        self._fresh_session(params)
+        self._work = work = Path(tempfile.mkdtemp(prefix="vsr-seed-"))
+        data = work / "passage.txt"
+        data.write_text(self.dataset(prompt), "utf-8")
+        with _Quiet():
+            self.gpt2.finetune(
+                self.sess,
+                dataset=str(data),
+                steps=params.finetune_steps,
+                model_name=self.folder.name,
+                model_dir=str(self.folder.parent),
+                restore_from="fresh",
+                run_name="passage",
+                checkpoint_dir=str(work / "checkpoint"),
+                learning_rate=params.learning_rate,
+                sample_length=min(1023, self.hparams.n_ctx - 1),
+            )
+        self._source = {"run_name": "passage", "checkpoint_dir": str(work / "checkpoint")}
+
+    def sample(self, prompt: str, params: Params, nsamples: int) -> list[str]:
+        """``generate(prefix=passage, ...)`` with the weights as they are now."""
+        with _Quiet():
+            texts = self.gpt2.generate(
+                self.sess,
+                **self._source,
+                prefix=prompt,
+                seed=params.seed,
+                nsamples=nsamples,
+                length=params.length,
+                temperature=params.temperature,
+                top_k=params.top_k,
+                return_as_list=True,
+            )
+        return [(t[len(prompt) :] if t.startswith(prompt) else t).split("<|endoftext|>")[0] for t in texts]
+
+    def generate(self, prompt: str, params: Params, nsamples: int) -> Generation:
+        self.check_fits(len(self.encode(prompt)), params.length)
+        start = time.perf_counter()
+        try:
+            if params.finetune_steps:
+                self.finetune(prompt, params)
+            else:
+                self._fresh_session(params)
+                self.reset()
+            tuned = time.perf_counter()
+            continuations = self.sample(prompt, params, nsamples)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
-        continuations = [(t[len(prompt) :] if t.startswith(prompt) else t).split("<|endoftext|>")[0] for t in texts]
-        return Generation(continuations, tuned - start, done - tuned)
+            self._forget()
+        return Generation(continuations, tuned - start, time.perf_counter() - tuned)
 
     def close(self) -> None:
+        self._forget()
         self.sess.close()

@@ -1,0 +1,250 @@
+"""The engine is exact: no race in the update, Adam as TensorFlow computes it, `window` as gpt-2-simple trains,
+the same bytes run after run, and every knob (fine-tuning, temperature, top_k, prompt) really acts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from generator.samples.cache import Params, load_cache
+from tests.conftest import run_cli
+
+PROD = Params(temperature=0.8, top_k=30, length=16, seed=7, finetune_steps=1, learning_rate=1e-4)  # the production learning rate
+PROMPT = "Rovers drive slowly. They carry cameras. They stop often to look at rocks."
+
+
+@pytest.fixture(scope="module")
+def engine(models):
+    from generator.samples.engine.fast import FastEngine
+
+    e = FastEngine(models / "tiny", max_finetune_steps=5, window=True)
+    yield e
+    e.close()
+
+
+@pytest.fixture(scope="module")
+def single(models):
+    """The default engine: one step, closed-form Adam, no slots."""
+    from generator.samples.engine.fast import FastEngine
+
+    e = FastEngine(models / "tiny")
+    yield e
+    e.close()
+
+
+def weights(e) -> list[np.ndarray]:
+    return e.sess.run(e.weights)
+
+
+def ancestors(op) -> set:
+    seen, todo = set(), [op]
+    while todo:
+        o = todo.pop()
+        for parent in [t.op for t in o.inputs] + list(o.control_inputs):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+def test_no_weight_update_can_run_before_every_gradient(single):
+    grad_ops = {g.op for g in single.adam.grads}
+    updates = [op for op in ancestors(single.adam.step) if op.type in ("AssignSub", "Assign", "AssignAdd") and op.inputs[0].op in {w.op for w in single.weights}]
+    assert len(updates) == len(single.weights)
+    for update in updates:
+        missing = grad_ops - ancestors(update)
+        assert not missing, f"{update.name} may run before {len(missing)} gradient(s) are computed"
+
+
+def test_one_step_equals_gradients_then_updates_in_separate_runs(single):
+    """generate() with one step leaves exactly the weights that a gradient run followed by
+    a separate update computes (float32, same operation order): no race, lr as given."""
+    from generator.samples.engine.adam import BETA2, EPSILON
+
+    single.reset()
+    base = weights(single)
+    grads = single.sess.run(single.adam.grads, {single.tokens: [single.encode(PROMPT)]})
+    lr, eps = np.float32(PROD.learning_rate), np.float32(EPSILON / (1 - BETA2) ** 0.5)
+    expected = [w - lr * (g / (np.abs(g) + eps)) for w, g in zip(base, grads)]
+    single.generate(PROMPT, PROD, 2)  # the fine-tune inside generate, at the production learning rate
+    after = weights(single)
+    assert all(np.array_equal(a, e) for a, e in zip(after, expected))
+    assert not all(np.array_equal(a, b) for a, b in zip(after, base))
+
+
+def _tf_adam(base: list[np.ndarray], grads: list[list[np.ndarray]], lr: float) -> list[np.ndarray]:
+    """TensorFlow's own AdamOptimizer.apply_gradients, step after step, on the given gradients."""
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default(), v1.Session(graph=graph) as sess:
+        variables = [v1.Variable(w, use_resource=False) for w in base]
+        fed = [v1.placeholder(tf.float32, w.shape) for w in base]
+        apply = v1.train.AdamOptimizer(learning_rate=lr).apply_gradients(list(zip(fed, variables)))
+        sess.run(v1.global_variables_initializer())
+        for step in grads:
+            sess.run(apply, dict(zip(fed, step)))
+        return sess.run(variables)
+
+
+@pytest.mark.parametrize("steps", [1, 5])
+def test_adam_equals_tensorflows_adamoptimizer(engine, single, steps):
+    """The hand-written step against AdamOptimizer on the same gradients, at the production learning rate."""
+    params = dataclasses.replace(PROD, finetune_steps=steps)
+    for e in ([single] if steps == 1 else []) + [engine]:
+        e.reset()
+        base = weights(e)
+        grads = []
+        for t in range(1, steps + 1):  # what finetune() does, with each step's gradients kept
+            grads.append(e.sess.run(e.adam.grads, {e.tokens: [e.encode(PROMPT)]}))
+            e.sess.run(e.adam.step, {e.tokens: [e.encode(PROMPT)], e.adam.lr: params.learning_rate, e.adam.t: float(t)})
+        replayed = weights(e)
+        e.finetune(PROMPT, params)
+        ours = weights(e)
+        assert all(np.array_equal(a, b) for a, b in zip(ours, replayed))
+        theirs = _tf_adam(base, grads, params.learning_rate)
+        moved = max(float(np.abs(o - b).max()) for o, b in zip(ours, base))
+        assert moved > params.learning_rate * steps / 2
+        for o, t, b in zip(ours, theirs, base):
+            np.testing.assert_allclose(o - b, t - b, rtol=0, atol=2e-7)  # float32 rounding, nothing more
+
+
+def _agree(ours: list[np.ndarray], theirs: list[np.ndarray]) -> tuple[float, float]:
+    """(largest difference, share of elements within 2e-7) of two sets of weight changes."""
+    diffs = np.concatenate([np.abs(o - t).ravel() for o, t in zip(ours, theirs)])
+    return float(diffs.max()), float((diffs <= 2e-7).mean())
+
+
+def test_window_step_equals_gpt2_simple_finetune(engine, models):
+    """train_on = window: with the same seed both draw the same five windows; the weights agree."""
+    from generator.samples.engine.seed import SeedEngine
+
+    params = dataclasses.replace(PROD, seed=5, train_on="window")
+    engine.reset()
+    base = weights(engine)
+    engine.finetune(PROMPT, params)
+    ours = [a - b for a, b in zip(weights(engine), base)]
+    seed = SeedEngine(models / "tiny")
+    try:
+        seed.finetune(PROMPT, params)
+        names = [w.op.name for w in engine.weights]
+        with seed.sess.graph.as_default():
+            variables = {v.op.name: v for v in seed.tf.compat.v1.global_variables()}
+            theirs = [a - b for a, b in zip(seed.sess.run([variables[n] for n in names]), base)]
+    finally:
+        seed.close()
+    # The two graphs compute the same gradients with kernels grouped differently, so a
+    # gradient of ~1e-9 can differ in its last digits; Adam's first step (about lr·sign(g))
+    # turns that into at most a few 1e-6 on such elements. Every other element agrees.
+    largest, share = _agree(ours, theirs)
+    assert largest < 1e-5 and share > 0.99, (largest, share)
+    # and the passage's own tokens are a different training set
+    engine.finetune(PROMPT, dataclasses.replace(params, train_on="passage"))
+    largest, share = _agree([a - b for a, b in zip(weights(engine), base)], theirs)
+    assert largest > 1e-4 and share < 0.9
+
+
+def test_window_needs_an_engine_built_for_it(single):
+    with pytest.raises(ValueError, match="window"):
+        single.finetune(PROMPT, dataclasses.replace(PROD, train_on="window"))
+
+
+def test_temperature_near_zero_without_top_k_is_greedy(single):
+    single.reset()
+    greedy = single.sample_tokens(PROMPT, dataclasses.replace(PROD, top_k=1, temperature=1.0, length=24), 1)[0]
+    cold = single.sample_tokens(PROMPT, dataclasses.replace(PROD, top_k=0, temperature=1e-4, length=24), 3)
+    assert all(np.array_equal(row, greedy) for row in cold)
+    warm = single.sample_tokens(PROMPT, dataclasses.replace(PROD, top_k=0, temperature=1.0, length=24), 3)
+    assert not all(np.array_equal(row, greedy) for row in warm)
+
+
+def test_samples_depend_on_the_prompt(single):
+    single.reset()
+    a = single.sample(PROMPT, PROD, 4)
+    b = single.sample("The wheels are made of aluminium. They wear out. Engineers watch them.", PROD, 4)
+    assert a != b
+
+
+def test_fine_tuning_changes_the_samples(single):
+    params = dataclasses.replace(PROD, length=32)
+    tuned = single.generate(PROMPT, params, 10).continuations
+    untuned = single.generate(PROMPT, dataclasses.replace(params, finetune_steps=0), 10).continuations
+    assert tuned != untuned
+
+
+def _generate_bytes(content, models, *extra) -> dict[str, bytes]:
+    assert run_cli("generate", "--content", str(content), "--models-dir", str(models), "--model", "tiny", "--samples", "3", "--length", "16", "--force", "-q", *extra) == 0
+    return {p.name: p.read_bytes() for p in sorted((content / "samples").glob("*.json"))}
+
+
+@pytest.mark.parametrize("train_on", ["passage", "window"])
+def test_generate_gives_the_same_bytes_run_after_run_and_under_load(exhibit, models, train_on):
+    first = _generate_bytes(exhibit, models, "--train-on", train_on)
+    assert _generate_bytes(exhibit, models, "--train-on", train_on) == first
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        assert _generate_bytes(exhibit, models, "--train-on", train_on) == first
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    runs = [r for p in json.loads(first["alpha.json"])["passages"].values() for r in p["runs"] if r["model"] == "tiny"]
+    assert runs and all(r["params"]["train_on"] == train_on for r in runs)
+
+
+def test_escalation_draws_new_seeds_and_records_them():
+    from generator.samples.generate import ladder
+
+    rungs = ladder(PROD)
+    assert [(r.top_k, r.temperature) for r in rungs] == [(40, 0.8), (80, 0.9)]
+    assert len({PROD.seed, *(r.seed for r in rungs)}) == 3
+    assert ladder(dataclasses.replace(PROD, top_k=0)) == []  # nothing is wider than no limit
+
+
+def test_more_samples_adds_only_what_is_missing(exhibit, models):
+    def runs():
+        cache, _ = load_cache(exhibit / "samples" / "beta.json", "beta")
+        (entry,) = cache.passages.values()
+        return entry.runs
+
+    (exhibit / "samples" / "beta.json").unlink(missing_ok=True)
+    base = ("generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta", "--length", "16", "--top-k", "0", "-q")
+    assert run_cli(*base, "--samples", "3") == 0
+    first = runs()
+    assert [len(r.samples) for r in first] == [3]
+    assert run_cli(*base, "--samples", "3") == 0 and runs() == first  # done: nothing added
+    assert run_cli(*base, "--samples", "5") == 0
+    after = runs()
+    assert after[0] == first[0] and [len(r.samples) for r in after] == [3, 2] and after[1].params.seed != PROD.seed
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--temperature", "0"), "--temperature must be greater than 0"),
+        (("--top-k", "-1"), "--top-k must be 0"),
+        (("--samples", "0"), "--samples must be at least 1"),
+        (("--length", "0"), "--length must be between 1 and 1023"),
+        (("--length", "2000"), "--length must be between 1 and 1023"),
+        (("--learning-rate", "0"), "--learning-rate must be greater than 0"),
+    ],
+)
+def test_out_of_range_options_are_refused(exhibit, tmp_path, capsys, args, message):
+    assert run_cli("generate", "--content", str(exhibit), "--models-dir", str(tmp_path), *args) == 1
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("line, message", [("temperature = -1.0", "generation.temperature must be greater than 0"), ("top_k = -3", "generation.top_k must be 0"), ("train_on = \"both\"", "generation.train_on must be one of passage, window")])
+def test_out_of_range_site_toml_is_refused(exhibit, capsys, line, message):
+    toml = exhibit / "site.toml"
+    toml.write_text(toml.read_text() + line + "\n")
+    assert run_cli("check", "--content", str(exhibit)) == 1
+    err = capsys.readouterr().err
+    assert message in err and f"site.toml:{len(toml.read_text().splitlines())}" in err
