@@ -182,7 +182,7 @@ def cmd_explore(args) -> int:
     folder = check_model(request.models_dir, request.model)
     from generator.samples.engine.fast import FastEngine
 
-    engine = FastEngine(folder, max_finetune_steps=max(explore.FINETUNE_STEPS))
+    engine = FastEngine(folder, max_finetune_steps=max(explore.FINETUNE_STEPS), window=True)
     try:
         summary = explore.run(targets, _layout(args), engine, request.model, fingerprint(folder), request.params, progress=not args.quiet)
     finally:

@@ -93,12 +93,16 @@ def test_lower_ratio_picks_fewer(content):
 
 
 def test_cut_off_sentence_can_be_picked_and_is_marked(content):
+    from generator.picks.auto import usable_candidates
+
     essay, cache = load(content)
-    picks, _ = auto_pick(essay, cache, Picks("dust"), ratio=2.0)
-    v = verbosify(essay, cache, picks)
-    closed = [i for vp in v.passages.values() for i in vp.insertions if i.candidate.closed]
-    for ins in closed:
-        assert ins.text.endswith("until.")
+    closed = [s for found in usable_candidates(essay, cache).values() for s in found if s.candidate.closed]
+    assert closed, "the fixture's long cut-off sentence is a usable candidate, closed with a period"
+    assert all(s.candidate.text.endswith("until.") for s in closed)
+    chosen = closed[0]
+    picks = Picks("dust", {chosen.passage: PassagePicks(chosen.passage, [chosen.candidate.ref])})
+    (inserted,) = [i for vp in verbosify(essay, cache, picks).passages.values() for i in vp.insertions]
+    assert inserted.candidate.closed and inserted.text.endswith("until.")
 
 
 def test_deterministic(content):

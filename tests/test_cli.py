@@ -1,20 +1,12 @@
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import ROOT
-
-COMMANDS = ["build", "serve", "clean"]
-
-
-@pytest.mark.parametrize("command", COMMANDS)
-def test_help_on_every_command(command):
-    r = subprocess.run([sys.executable, "build.py", command, "--help"], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0 and "usage: build.py " + command in r.stdout
 
 
 def test_top_level_help_lists_commands():
+    from tests.test_guards import COMMANDS
+
     r = subprocess.run([sys.executable, "build.py", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0
     for c in COMMANDS:

@@ -203,18 +203,25 @@ def test_verify_catches_a_truncated_checkpoint(models, tmp_path):
 
 
 def test_explore_fills_the_grid_and_resumes(exhibit, models, tmp_path, capsys):
-    from generator.samples.explore import FINETUNE_STEPS, TEMPERATURES, TOP_KS
+    from generator.samples.explore import COMPARE_SAMPLES, FINETUNE_STEPS, TEMPERATURES, TOP_KS
 
     args = ("explore", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta", "--passage", "1", "-q")
     assert run_cli(*args) == 0
     cache, warning = load_cache(ContentLayout(exhibit).explore("beta"), "beta")
     (entry,) = cache.passages.values()
-    cells = {(r.params.finetune_steps, r.params.temperature, r.params.top_k) for r in entry.runs}
-    assert cells == {(s, t, k) for s in FINETUNE_STEPS for t in TEMPERATURES for k in TOP_KS}
-    assert entry.position == 1 and all(len(r.samples) == 2 for r in entry.runs)
+    grid = [r for r in entry.runs if len(r.samples) == 2]
+    cells = {(r.params.finetune_steps, r.params.temperature, r.params.top_k) for r in grid}
+    assert cells == {(s, t, k) for s in FINETUNE_STEPS for t in TEMPERATURES for k in TOP_KS} and len(grid) == 48
+    assert entry.position == 1 and all(r.params.train_on == "passage" for r in grid)
+    # the window-against-passage comparison: same seed (not the grid's), one step, both training sets
+    compared = [r for r in entry.runs if r not in grid]
+    assert sorted(r.params.train_on for r in compared) == ["passage", "window"]
+    assert all(len(r.samples) == COMPARE_SAMPLES and r.params.finetune_steps == 1 for r in compared)
+    assert len({r.params.seed for r in compared}) == 1 and compared[0].params.seed != grid[0].params.seed
+    assert compared[0].samples != compared[1].samples
     before = ContentLayout(exhibit).explore("beta").read_bytes()
     assert run_cli(*args[:-1]) == 0
-    assert "0 cell(s) sampled, 48 already there" in capsys.readouterr().err
+    assert "0 cell(s) sampled, 50 already there" in capsys.readouterr().err
     assert ContentLayout(exhibit).explore("beta").read_bytes() == before
     # the pages show it
     out = tmp_path / "site"
@@ -222,8 +229,10 @@ def test_explore_fills_the_grid_and_resumes(exhibit, models, tmp_path, capsys):
     page = (out / "explore" / "index.html").read_text()
     beta = page.split("beta, passage 1", 1)[1]  # after the fixture's own alpha exploration
     assert beta.count('<div class="cell') == 48 and "temperature 0.2 · top_k 0" in beta and "distinct " in beta
+    assert "The pasted window against the passage alone" in beta and "copy rate" in beta and "loop rate" in beta
+    assert beta.count("<li") >= 2 * COMPARE_SAMPLES
     alternatives = (out / "alternatives" / "index.html").read_text()
-    assert "divergence" in alternatives or "No unconstrained samples" in alternatives
+    assert "<figcaption>beta, passage 1 · divergence" in alternatives and "tiny" in alternatives  # the new exploration's own
 
 
 def test_seed_recipe_same_seed_same_samples_and_nothing_left(models):

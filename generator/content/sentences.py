@@ -3,7 +3,7 @@
 No ``nltk.download`` ever runs. The default ("builtin") splitter is Punkt with
 parameters that ship in this package: orthographic statistics learnt from the
 exhibit's essays (``punkt_params.json``, made by ``python -m
-generator.content.sentences train``) plus hand-kept lists of abbreviations and
+generator.content.punkt_training``) plus hand-kept lists of abbreviations and
 frequent sentence starters. Keeping the model fixed keeps passage keys stable:
 editing one essay never moves sentence boundaries in another. With
 ``sentence_splitter = "nltk-data"`` in site.toml, NLTK's installed English
@@ -117,13 +117,16 @@ def _builtin_params():
     PunktParameters = _punkt().PunktParameters
 
     params = PunktParameters()
-    if PARAMS_FILE.exists():
+    try:
         data = json.loads(PARAMS_FILE.read_text("utf-8"))
-        params.abbrev_types = set(data["abbrev_types"])
-        params.collocations = {tuple(c) for c in data["collocations"]}
-        params.sent_starters = set(data["sent_starters"])
-        for word, flags in data["ortho_context"].items():
-            params.ortho_context[word] = flags
+    except (OSError, ValueError) as exc:
+        # Never fall back to other parameters: every passage key would silently change.
+        raise InputError(PARAMS_FILE, f"the sentence splitter's parameters are missing or unreadable ({exc}); restore the file from git") from None
+    params.abbrev_types = set(data["abbrev_types"])
+    params.collocations = {tuple(c) for c in data["collocations"]}
+    params.sent_starters = set(data["sent_starters"])
+    for word, flags in data["ortho_context"].items():
+        params.ortho_context[word] = flags
     params.abbrev_types |= ABBREVIATIONS
     params.sent_starters |= SENTENCE_STARTERS
     return params
@@ -151,41 +154,3 @@ def split_sentences(text: str, kind: str = "builtin") -> list[str]:
 def count_sentences(text: str, kind: str = "builtin") -> int:
     """How many sentences Punkt finds, a lower-case start counting as a new one."""
     return len(get_splitter(kind).split(text, merge=False))
-
-
-def train(texts: list[str]) -> dict:
-    """Learn Punkt parameters from plain texts (used to make punkt_params.json)."""
-    from nltk.tokenize.punkt import PunktTrainer
-
-    trainer = PunktTrainer()
-    trainer.INCLUDE_ALL_COLLOCS = False
-    for text in texts:
-        trainer.train(text, finalize=False)
-    trainer.finalize_training()
-    p = trainer.get_params()
-    # Abbreviations learnt from a few thousand words are unreliable ("ago." gave
-    # "go"): keep only the curated list, and learn the orthographic statistics.
-    return {
-        "abbrev_types": sorted(p.abbrev_types & ABBREVIATIONS),
-        "collocations": sorted(list(c) for c in p.collocations),
-        "sent_starters": sorted(p.sent_starters),
-        "ortho_context": dict(sorted(p.ortho_context.items())),
-    }
-
-
-def main(argv: list[str]) -> int:
-    """python -m generator.content.sentences train ESSAY.md ... (writes punkt_params.json)"""
-    if len(argv) < 2 or argv[0] != "train":
-        print(main.__doc__, file=sys.stderr)
-        return 2
-    from .essays import read_essay_source
-
-    texts = [read_essay_source(Path(p))[1] for p in argv[1:]]
-    data = train(texts)
-    PARAMS_FILE.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", "utf-8")
-    print(f"wrote {PARAMS_FILE} ({len(data['ortho_context'])} words)")
-    return 0
-
-
-if __name__ == "__main__":  # python -m generator.content.sentences train ...
-    raise SystemExit(main(sys.argv[1:]))

@@ -8,10 +8,11 @@ a shorter one is dropped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..content.essays import count_words
 from ..content.sentences import count_sentences, split_sentences
+from ..fsutil import digest
 from ..samples.cache import Run
 
 MIN_CLOSABLE_WORDS = 6
@@ -20,23 +21,33 @@ _ENDS_IN_WORD = re.compile(r"\w$")
 _STARTS_WELL = re.compile(r"""^["'“‘]?[A-Z0-9]""")
 
 
+def sentence_check(text: str) -> str:
+    """A short hash of a picked sentence's text, stored with the pick."""
+    return digest(text, 6)
+
+
 @dataclass(frozen=True)
 class PickRef:
-    """Points at one sentence of one sample of one run: "RUN:SAMPLE:SENTENCE"."""
+    """Points at one sentence of one sample of one run: "RUN:SAMPLE:SENTENCE", stored in
+    picks files as "RUN:SAMPLE:SENTENCE@CHECK" where CHECK hashes the sentence's text: the
+    index means whatever the splitter makes of the sample today, so a splitter that
+    changed would silently point it at another sentence; the check makes that a stale pick."""
 
     run: str
     sample: int
     sentence: int
+    check: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"{self.run}:{self.sample}:{self.sentence}"
 
     @classmethod
     def parse(cls, text: str) -> PickRef:
-        parts = text.strip().split(":")
-        if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or not parts[2].isdigit():
-            raise ValueError(f"pick {text!r} is not RUN:SAMPLE:SENTENCE")
-        return cls(parts[0], int(parts[1]), int(parts[2]))
+        ref, sep, check = text.strip().partition("@")
+        parts = ref.split(":")
+        if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or not parts[2].isdigit() or (sep and not re.fullmatch(r"[0-9a-f]{6}", check)):
+            raise ValueError(f"pick {text!r} is not RUN:SAMPLE:SENTENCE (optionally @CHECK, six hex digits)")
+        return cls(parts[0], int(parts[1]), int(parts[2]), check)
 
 
 @dataclass(frozen=True)

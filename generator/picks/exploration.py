@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..samples.cache import Params, Run, SampleCache
-from ..samples.explore import FINETUNE_STEPS, TEMPERATURES, TOP_KS
+from ..samples.cache import Params, PassageSamples, Run, SampleCache
+from ..samples.explore import FINETUNE_STEPS, TEMPERATURES, TOP_KS, TRAIN_ON
 from .auto import TfIdf, content_words, words
 from .candidates import sample_sentences
 
@@ -35,11 +35,26 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class Side:
+    """One side of the window-against-passage comparison: a run and its measures."""
+
+    train_on: str
+    run: Run
+    usable: float  # shares of the samples
+    copy: float
+    loop: float
+    empty: float
+    distinct: float  # means over the samples that are not empty
+    overlap: float
+
+
+@dataclass(frozen=True)
 class ExploredPassage:
     slug: str
     position: int
     text: str
     grids: list[Grid]
+    compared: list[Side]
 
 
 @dataclass(frozen=True)
@@ -70,21 +85,55 @@ def _cell(run: Run, passage: str) -> Cell:
     return Cell(run.params, text.strip(), run.flags[i] if run.flags else "", distinct_ratio(text), overlap(text, passage), run.model)
 
 
+def _side(train_on: str, run: Run, passage: str) -> Side:
+    n = len(run.samples) or 1
+    texts = [t for t, f in zip(run.samples, run.flags) if f != "empty"]
+    return Side(
+        train_on,
+        run,
+        usable=sum(1 for f in run.flags if not f) / n,
+        copy=run.flags.count("copy") / n,
+        loop=run.flags.count("loop") / n,
+        empty=run.flags.count("empty") / n,
+        distinct=sum(map(distinct_ratio, texts)) / len(texts) if texts else 0.0,
+        overlap=sum(overlap(t, passage) for t in texts) / len(texts) if texts else 0.0,
+    )
+
+
+def comparison(entry: PassageSamples) -> list[Side]:
+    """The window-against-passage runs of an explored passage (seeded from the grid's seed)."""
+    from ..samples.generate import derived_seed
+
+    grid_seeds = {r.params.seed for r in entry.runs if r.params.finetune_steps == 0}
+    if len(grid_seeds) != 1:
+        return []
+    seed = derived_seed(grid_seeds.pop(), "compare")
+    sides = []
+    for train_on in TRAIN_ON:
+        run = next((r for r in entry.runs if r.params.seed == seed and r.params.finetune_steps == 1 and r.params.train_on == train_on), None)
+        if run is None:
+            return []
+        sides.append(_side(train_on, run, entry.text))
+    return sides
+
+
 def explored(caches: list[SampleCache]) -> list[ExploredPassage]:
     out = []
     for cache in sorted(caches, key=lambda c: c.slug):
         for _, entry in sorted(cache.passages.items(), key=lambda kv: (kv[1].position or 0, kv[0])):
+            seeds = {r.params.seed for r in entry.runs if r.params.finetune_steps == 0}
+            grid_runs = [r for r in entry.runs if r.params.seed in seeds and r.params.train_on == "passage"]
             grids = []
             for steps in FINETUNE_STEPS:
                 rows = []
                 for t in TEMPERATURES:
                     row: list[Cell | None] = []
                     for k in TOP_KS:
-                        run = next((r for r in entry.runs if r.params.finetune_steps == steps and r.params.temperature == t and r.params.top_k == k), None)
+                        run = next((r for r in grid_runs if r.params.finetune_steps == steps and r.params.temperature == t and r.params.top_k == k), None)
                         row.append(_cell(run, entry.text) if run else None)
                     rows.append((t, row))
                 grids.append(Grid(steps, rows))
-            out.append(ExploredPassage(cache.slug, entry.position or 0, entry.text, grids))
+            out.append(ExploredPassage(cache.slug, entry.position or 0, entry.text, grids, comparison(entry)))
     return out
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..content.essays import Essay, Passage, count_words
 from ..samples.cache import Run, SampleCache
-from .candidates import Candidate, resolve_ref
+from .candidates import Candidate, resolve_ref, sentence_check
 from .store import Picks
 
 
@@ -115,6 +115,10 @@ def verbosify(essay: Essay, cache: SampleCache, picks: Picks, splitter: str = "b
             candidate = resolve_ref(run, ref, splitter) if run else None
             if candidate is None:
                 reason = "its run is not in the sample cache" if run is None else "no such sample or sentence in its run"
+                stale.append(StalePick(essay.slug, passage.key, str(ref), reason))
+                continue
+            if ref.check and sentence_check(candidate.text) != ref.check:
+                reason = f"the sentence there is now {candidate.text[:60]!r}, not the one picked (did the sentence splitter change?)"
                 stale.append(StalePick(essay.slug, passage.key, str(ref), reason))
                 continue
             insertions.append(Insertion(candidate, run))

@@ -5,10 +5,11 @@
     # > The passage's first words ...
     auto = true
     picks = [
-      "r1a2b3c4d:4:0",  # preview of the picked sentence
+      "r1a2b3c4d:4:0@9f3a1c",  # preview of the picked sentence
     ]
 
-Each pick is RUN:SAMPLE:SENTENCE into content/samples/<slug>.json. Entries
+Each pick is RUN:SAMPLE:SENTENCE into content/samples/<slug>.json, with
+@CHECK (a hash of the sentence's text) when the tools wrote it. Entries
 with ``auto = true`` were chosen by ``python build.py pick``; any other entry
 is the artist's and auto-pick leaves it alone.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..fsutil import atomic_write_text
-from .candidates import PickRef
+from .candidates import PickRef, sentence_check
 
 @dataclass
 class PassagePicks:
@@ -79,7 +80,7 @@ def dump_picks(picks: Picks, *, title: str, passages: dict[str, str], sentences:
     preview comment), ``sentences`` maps (key, ref) -> picked text."""
     lines = [
         f"# Picks for {json.dumps(title, ensure_ascii=False)}: generated sentences inserted after each passage.",
-        "# Each pick is RUN:SAMPLE:SENTENCE in the sample cache of the same name; comments preview the text.",
+        "# Each pick is RUN:SAMPLE:SENTENCE@CHECK in the sample cache of the same name (CHECK hashes the sentence); comments preview it.",
         "# Entries with auto = true belong to `python build.py pick`; delete that line to make an entry yours.",
     ]
     order = {key: i for i, key in enumerate(passages)}
@@ -94,7 +95,8 @@ def dump_picks(picks: Picks, *, title: str, passages: dict[str, str], sentences:
         for ref in entry.refs:
             preview = sentences.get((key, str(ref)))
             comment = f"  # {_preview(preview)}" if preview else ""
-            lines.append(f'  "{ref}",{comment}')
+            check = sentence_check(preview) if preview is not None else ref.check
+            lines.append(f'  "{ref}{"@" + check if check else ""}",{comment}')
         lines.append("]")
     return "\n".join(lines) + "\n"
 

@@ -97,43 +97,81 @@ class CacheError(ValueError):
     pass
 
 
-def _run_from(data: dict) -> Run:
-    samples = tuple(str(s) for s in data["samples"])
-    flags = tuple(str(f) for f in data.get("flags", ()))
-    if flags and len(flags) != len(samples):
-        raise CacheError("flags and samples differ in length")
-    return Run(
-        model=str(data["model"]),
-        model_fingerprint=str(data["model_fingerprint"]),
-        recipe=str(data["recipe"]),
-        params=Params(**data["params"]),
-        samples=samples,
-        flags=flags,
-    )
+_NUMBER = (int, float)
+_PARAM_TYPES = {"temperature": _NUMBER, "top_k": int, "length": int, "seed": int, "finetune_steps": int, "learning_rate": _NUMBER, "train_on": str}
+_OPTIONAL_PARAMS = {"train_on"}
 
 
-def parse_cache(text: str, slug: str) -> SampleCache:
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        raise CacheError(what)
+
+
+def _is(value, types) -> bool:
+    return isinstance(value, types) and not isinstance(value, bool)
+
+
+def _params_from(data) -> Params:
+    _check(isinstance(data, dict), "'params' is not an object")
+    unknown = sorted(set(data) - set(_PARAM_TYPES))
+    _check(not unknown, f"unknown parameter(s) {', '.join(unknown)}")
+    for key, types in _PARAM_TYPES.items():
+        if key in data:
+            _check(_is(data[key], types), f"parameter '{key}' has the wrong type ({data[key]!r})")
+        else:
+            _check(key in _OPTIONAL_PARAMS, f"parameter '{key}' is missing")
+    floats = {k: float(data[k]) for k in ("temperature", "learning_rate")}
+    return Params(**{**data, **floats})
+
+
+def _run_from(data) -> Run:
+    _check(isinstance(data, dict), "a run is not an object")
+    for key in ("model", "model_fingerprint", "recipe"):
+        _check(isinstance(data.get(key), str), f"a run's '{key}' is missing or not text")
+    samples, flags = data.get("samples"), data.get("flags", [])
+    _check(isinstance(samples, list) and all(isinstance(x, str) for x in samples), "a run's 'samples' is not a list of text")
+    _check(isinstance(flags, list) and all(isinstance(x, str) for x in flags), "a run's 'flags' is not a list of text")
+    _check(not flags or len(flags) == len(samples), "a run's flags and samples differ in length")
+    return Run(data["model"], data["model_fingerprint"], data["recipe"], _params_from(data.get("params")), tuple(samples), tuple(flags))
+
+
+def _passage_from(entry) -> PassageSamples:
+    _check(isinstance(entry, dict), "the entry is not an object")
+    _check(isinstance(entry.get("text"), str), "'text' is missing or not text")
+    _check(isinstance(entry.get("runs"), list), "'runs' is missing or not a list")
+    position = entry.get("position")
+    _check(position is None or (_is(position, int) and position >= 1), f"'position' must be a whole number from 1, got {position!r}")
+    return PassageSamples(text=entry["text"], runs=[_run_from(r) for r in entry["runs"]], position=position)
+
+
+def parse_cache(text: str, slug: str) -> tuple[SampleCache, list[str]]:
+    """The cache, and what was malformed in it (each such passage is left out, so it
+    shows as not yet verbosified). A file that is not a cache at all raises CacheError."""
     data = json.loads(text)
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CacheError(f"not a format-{FORMAT} sample cache")
-    passages = {}
-    for key, entry in data.get("passages", {}).items():
+    _check(isinstance(data, dict) and data.get("format") == FORMAT, f"not a format-{FORMAT} sample cache")
+    entries = data.get("passages", {})
+    _check(isinstance(entries, dict), "'passages' is not an object of passage entries")
+    passages, problems = {}, []
+    for key, entry in entries.items():
         try:
-            position = entry.get("position")
-            passages[key] = PassageSamples(text=str(entry["text"]), runs=[_run_from(r) for r in entry["runs"]], position=int(position) if position is not None else None)
-        except (KeyError, TypeError) as exc:
-            raise CacheError(f"passage {key}: bad entry ({exc})") from None
-    return SampleCache(slug=slug, passages=passages)
+            passages[key] = _passage_from(entry)
+        except (CacheError, TypeError, ValueError) as exc:
+            problems.append(f"passage {key}: {exc}")
+    return SampleCache(slug=slug, passages=passages), problems
 
 
 def load_cache(path: Path, slug: str) -> tuple[SampleCache, str | None]:
-    """Read a cache file. A missing one is empty; a broken one is empty plus a warning."""
+    """Read a cache file. A missing one is empty; a broken one is empty plus a warning;
+    malformed passages are left out, with a warning naming each."""
     if not path.exists():
         return SampleCache(slug), None
     try:
-        return parse_cache(path.read_text("utf-8"), slug), None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, CacheError, TypeError) as exc:
+        cache, problems = parse_cache(path.read_text("utf-8"), slug)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, CacheError) as exc:
         return SampleCache(slug), f"{path}: unreadable sample cache, its passages show as not yet verbosified ({exc})"
+    if problems:
+        return cache, f"{path}: malformed sample cache entries, shown as not yet verbosified: " + "; ".join(problems)
+    return cache, None
 
 
 def dump_cache(cache: SampleCache) -> str:

@@ -4,7 +4,10 @@ The seed compared fine-tuning choices (none, one step on the passage itself,
 several steps) and swept temperature and top_k by hand. This samples the
 whole grid for a few passages through the fast engine, into
 content/samples/explore/<essay>.json (the sample cache's format), resumable
-like generate: a cell already in the cache is not sampled again.
+like generate: a cell already in the cache is not sampled again. Beside the
+grid, each passage gets the window-against-passage comparison: ten samples
+after one step on the passage's own tokens and ten after one step on
+gpt-2-simple's pasted 1024-token windows, with the same seed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,17 @@ TEMPERATURES = (0.2, 0.5, 0.8, 1.0)
 TOP_KS = (0, 30, 40, 80)
 FINETUNE_STEPS = (0, 1, 5)  # no fine-tuning; one step on the passage (the piece); several steps
 SAMPLES = 2
+COMPARE_SAMPLES = 10  # per side of the window-against-passage comparison
+TRAIN_ON = ("passage", "window")
+
+
+def comparison(base: Params) -> list[Params]:
+    """The artist's open question, at the piece's own parameters: one step on the passage's
+    own tokens against one step on gpt-2-simple's pasted windows, with the same seed."""
+    from .generate import derived_seed
+
+    seed = derived_seed(base.seed, "compare")
+    return [dataclasses.replace(base, finetune_steps=1, train_on=t, seed=seed) for t in TRAIN_ON]
 
 
 def grid(base: Params) -> list[Params]:
@@ -65,8 +79,9 @@ def run(targets: list[tuple[Essay, Passage]], layout: ContentLayout, engine, mod
 
     summary = ExploreSummary()
     cells = grid(base)
+    compared = comparison(base)
     start = time.perf_counter()
-    with tqdm(total=len(targets) * len(cells), desc="exploring", unit="cell", disable=not progress) as bar:
+    with tqdm(total=len(targets) * (len(cells) + len(compared)), desc="exploring", unit="cell", disable=not progress) as bar:
         for essay, passage in targets:
             path = layout.explore(essay.slug)
             for steps in FINETUNE_STEPS:
@@ -88,14 +103,26 @@ def run(targets: list[tuple[Essay, Passage]], layout: ContentLayout, engine, mod
                 else:
                     engine.reset()
                 for params in todo:
-                    continuations = engine.sample(passage.text, params, SAMPLES)
-                    flags = tuple(flag(passage.text, c) for c in continuations)
-                    cache, _ = load_cache(path, essay.slug)
-                    entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
-                    entry.text, entry.position = passage.text, passage.index + 1
-                    entry.add(Run(model, fingerprint, engine.recipe, params, tuple(continuations), flags))
-                    save_cache(path, cache)
+                    _record(path, essay, passage, Run(model, fingerprint, engine.recipe, params, (), ()), engine.sample(passage.text, params, SAMPLES))
                     summary.cells += 1
                     bar.update(1)
+            for params in compared:
+                entry = load_cache(path, essay.slug)[0].for_passage(passage.key)
+                if entry and entry.run("r" + run_id_for(fingerprint, engine.recipe, params)):
+                    summary.skipped += 1
+                else:
+                    engine.finetune(passage.text, params)
+                    _record(path, essay, passage, Run(model, fingerprint, engine.recipe, params, (), ()), engine.sample(passage.text, params, COMPARE_SAMPLES))
+                    summary.cells += 1
+                bar.update(1)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _record(path, essay: Essay, passage: Passage, template: Run, continuations: list[str]) -> None:
+    cache, _ = load_cache(path, essay.slug)
+    entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
+    entry.text, entry.position = passage.text, passage.index + 1
+    flags = tuple(flag(passage.text, c) for c in continuations)
+    entry.add(dataclasses.replace(template, samples=tuple(continuations), flags=flags))
+    save_cache(path, cache)

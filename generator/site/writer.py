@@ -18,8 +18,10 @@ def check_output_dir(output: Path, *, project: Path, protected: list[Path]) -> P
     """Refuse an output path whose cleaning would destroy something that is not ours.
 
     Refused: the file-system root, the home folder, the project root or any
-    folder above it or above the working directory, and any of ``protected``
-    (content/, site_templates/, ...) or anything inside or above them.
+    folder above it or above the working directory, any of ``protected``
+    (content/, site_templates/, ...) or anything inside or above them, and a
+    folder that holds files but no build of ours made (/tmp, /usr, ...):
+    stale-file removal would empty it.
     """
     out = output.expanduser().resolve()
     reason = None
@@ -37,6 +39,8 @@ def check_output_dir(output: Path, *, project: Path, protected: list[Path]) -> P
             if out.is_relative_to(p) or p.is_relative_to(out):
                 reason = f"it is, holds or lies inside {p}"
                 break
+    if not reason and out.is_dir() and not manifest_path(out).exists() and any(out.iterdir()):
+        reason = "it holds files and no build of this site made it (remove it, or choose an empty or new folder)"
     if reason:
         raise InputError(output, f"refusing to use this as the output folder: {reason}")
     if out.exists() and not out.is_dir():
