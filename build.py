@@ -191,10 +191,18 @@ def cmd_explore(args) -> int:
     return 0
 
 
-def cmd_download_model(args) -> int:
-    from generator.samples.engine.download import download
+def _model_name(value: str) -> str:
+    import re
 
-    params = download(args.models_dir, args.name)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a model folder name (letters, digits, '.', '_', '-')")
+    return value
+
+
+def cmd_download_model(args) -> int:
+    from generator.samples.engine.download import OPENAI_BASE, download
+
+    params = download(args.models_dir, args.name, args.base_url or OPENAI_BASE, progress=not args.quiet)
     log.info("GPT-2 %s is in %s (%s parameters, verified)", args.name, args.models_dir / args.name, f"{params:,}")
     return 0
 
@@ -327,8 +335,14 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--model", help="model folder name under --models-dir")
     x.set_defaults(func=cmd_explore)
 
-    d = sub.add_parser("download-model", help="fetch an OpenAI GPT-2 checkpoint into models/ (needs the network)", description="Fetch a GPT-2 checkpoint with gpt-2-simple's downloader, then check every file is complete.")
-    d.add_argument("name", nargs="?", default="124M", choices=["124M", "355M", "774M", "1558M"])
+    d = sub.add_parser(
+        "download-model",
+        help="fetch an OpenAI GPT-2 checkpoint into models/ (needs the network)",
+        description="Fetch a GPT-2 checkpoint in gpt-2-simple's layout (<base>/models/<name>/<file>): timeouts, retries, "
+        "resumed downloads, every size checked, then the checkpoint verified. models/<name> appears only when all is well.",
+    )
+    d.add_argument("name", nargs="?", default="124M", type=_model_name, help="124M, 355M, 774M, 1558M or another model the server holds (default: %(default)s)")
+    d.add_argument("--base-url", help="where the models/ folder is served (default: OpenAI's bucket)")
     d.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="(default: %(default)s)")
     _loudness(d)
     d.set_defaults(func=cmd_download_model)

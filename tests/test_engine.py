@@ -182,13 +182,6 @@ def test_overlong_passage_names_essay_and_passage(exhibit, models, capsys):
     assert not (exhibit / "samples" / "huge.json").exists()
 
 
-def test_download_fails_clearly_offline(tmp_path, capsys):
-    assert run_cli("download-model", "124M", "--models-dir", str(tmp_path)) == 1
-    err = capsys.readouterr().err
-    assert "could not download GPT-2 124M" in err and "train-demo-model" in err
-    assert not (tmp_path / "124M").exists()
-
-
 def test_verify_catches_a_truncated_checkpoint(models, tmp_path):
     from generator.errors import InputError
     from generator.samples.engine.download import verify
