@@ -138,19 +138,18 @@ def cmd_generate(args) -> int:
     )
     essays = _essays(args, config)
     from generator.samples.engine.checkpoint import check_model, fingerprint
+    from generator.samples.generate import model_view, open_engine, plan
 
     folder = check_model(request.models_dir, request.model)
-    log.info("loading %s (%s recipe) ...", folder, request.recipe)
-    if request.recipe == "seed":
-        from generator.samples.engine.seed import SeedEngine
-
-        engine = SeedEngine(folder)
-    else:
-        from generator.samples.engine.fast import FastEngine
-
-        engine = FastEngine(folder, max_finetune_steps=max(1, request.params.finetune_steps), window=request.params.train_on == "window")
+    fp = fingerprint(folder)
+    todo = plan(essays, _layout(args).samples, model_view(folder, request), fp, request)  # decided before TensorFlow loads
+    if not todo:
+        log.info("nothing to do: every passage already holds its samples for %s, %s recipe, these parameters (--force to redo)", request.model, request.recipe)
+        return 0
+    log.info("loading %s (%s recipe) for %d passage(s) ...", folder, request.recipe, len(todo))
+    engine = open_engine(folder, request.recipe, max_finetune_steps=request.params.finetune_steps, window=request.params.train_on == "window")
     try:
-        summary = run(essays, _layout(args).samples, engine, request.model, fingerprint(folder), request, progress=not args.quiet)
+        summary = run(essays, _layout(args).samples, engine, request.model, fp, request, progress=not args.quiet, todo=todo)
     finally:
         engine.close()
     log.info(
@@ -180,9 +179,9 @@ def cmd_explore(args) -> int:
     essays = read_essays(_layout(args), passage_size=config.passage_size, splitter=config.sentence_splitter)
     targets = explore.choose(essays, list(config.explore), args.essay, args.passage)
     folder = check_model(request.models_dir, request.model)
-    from generator.samples.engine.fast import FastEngine
+    from generator.samples.generate import open_engine
 
-    engine = FastEngine(folder, max_finetune_steps=max(explore.FINETUNE_STEPS), window=True)
+    engine = open_engine(folder, "fast", max_finetune_steps=max(explore.FINETUNE_STEPS), window=True)
     try:
         summary = explore.run(targets, _layout(args), engine, request.model, fingerprint(folder), request.params, progress=not args.quiet)
     finally:
@@ -204,6 +203,24 @@ def cmd_download_model(args) -> int:
 
     params = download(args.models_dir, args.name, args.base_url or OPENAI_BASE, progress=not args.quiet)
     log.info("GPT-2 %s is in %s (%s parameters, verified)", args.name, args.models_dir / args.name, f"{params:,}")
+    return 0
+
+
+def cmd_import_model(args) -> int:
+    from generator.samples.engine.hf_import import from_hub, import_model
+
+    if (args.path is None) == (args.from_hub is None):
+        raise InputError(None, "give a Hugging Face model folder (PATH) or --from-hub REPO_ID, one of the two")
+    source = from_hub(args.from_hub) if args.from_hub else args.path
+    try:
+        name = args.name or _model_name((args.from_hub or "").rsplit("/", 1)[-1] or args.path.resolve().name)
+    except argparse.ArgumentTypeError as exc:
+        raise InputError(None, f"{exc}; give one with --name") from None
+    hp = import_model(source, args.models_dir, name)
+    log.info(
+        "imported %s into %s: %d layers, %d wide, %d heads, context %d, vocabulary %d (verified); use it with --model %s",
+        args.from_hub or args.path, args.models_dir / name, hp.n_layer, hp.n_embd, hp.n_head, hp.n_ctx, hp.n_vocab, name,
+    )
     return 0
 
 
@@ -346,6 +363,20 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="(default: %(default)s)")
     _loudness(d)
     d.set_defaults(func=cmd_download_model)
+
+    im = sub.add_parser(
+        "import-model",
+        help="convert a Hugging Face GPT-2 folder into a model every command loads",
+        description="Convert a Hugging Face GPT-2 (config.json, model.safetensors or pytorch_model.bin, vocab.json, merges.txt, "
+        "as save_pretrained writes it, or an entry of the local Hugging Face cache) into models/NAME in gpt-2-simple's layout, "
+        "then verify it. Anything that is not GPT-2's architecture is refused.",
+    )
+    im.add_argument("path", nargs="?", type=Path, help="the model folder")
+    im.add_argument("--from-hub", metavar="REPO_ID", help="fetch it from the Hugging Face hub first (needs the network and huggingface_hub)")
+    im.add_argument("--name", type=_model_name, help="folder name under --models-dir (default: the folder's or repository's name)")
+    im.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="(default: %(default)s)")
+    _loudness(im)
+    im.set_defaults(func=cmd_import_model)
 
     t = sub.add_parser(
         "train-demo-model",

@@ -134,3 +134,18 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert f"http://127.0.0.1:{port}/models/tiny/checkpoint" in err and "gave up after" in err and "train-demo-model" in err
     assert not (dest / "tiny").exists()
+
+
+def test_generate_with_nothing_to_do_never_imports_tensorflow(exhibit, models):
+    """generate decides what is to do before it loads the model: a finished essay costs no TensorFlow."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    args = ["generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta", "--samples", "2", "--length", "8", "-q"]
+    assert run_cli(*args) == 0  # the work, once
+    code = f"import sys, build\nrc = build.main({args[:-1]!r})\nprint(rc, 'tensorflow' in sys.modules, 'gpt_2_simple' in sys.modules)\n"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.stdout.strip() == "0 False False", r.stderr
+    assert "nothing to do" in r.stderr

@@ -201,7 +201,7 @@ def test_pick_ratio_and_force(exhibit, capsys):
     assert more > forced
 
 
-COMMANDS = ["build", "serve", "clean", "check", "generate", "explore", "download-model", "train-demo-model", "pick", "stats"]
+COMMANDS = ["build", "serve", "clean", "check", "generate", "explore", "download-model", "import-model", "train-demo-model", "pick", "stats"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -16,6 +16,7 @@ import logging
 import time
 import zlib
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from ..config import SiteConfig
 from ..content.essays import Essay, Passage
 from ..errors import InputError
 from .cache import Params, PassageSamples, Run, SampleCache, load_cache, run_id_for, save_cache
+from .engine.common import PromptTooLong
 from .quality import flag
 
 log = logging.getLogger(__name__)
@@ -166,7 +168,43 @@ def _load_for_update(path: Path, slug: str) -> SampleCache:
     return cache
 
 
-def plan(essays: list[Essay], cache_path, engine: Engine, fingerprint: str, request: Request) -> list[tuple[Essay, Passage]]:
+@dataclass(frozen=True)
+class ModelView:
+    """What deciding the work needs of a model, without loading it (or TensorFlow):
+    its recipe, its tokenizer and how many tokens its context holds."""
+
+    recipe: str
+    encode: Callable[[str], list[int]]
+    context: int
+
+    def check_fits(self, prompt_tokens: int, length: int) -> None:
+        if prompt_tokens < 2 or prompt_tokens + length > self.context:
+            raise PromptTooLong(prompt_tokens, length, self.context)
+
+
+def model_view(folder: Path, request: Request) -> ModelView:
+    """The model's tokenizer and context, read from its folder without TensorFlow."""
+    from .engine.checkpoint import Hparams
+    from .engine.encoding import get_encoder
+    from .engine.windows import WINDOW
+
+    hp = Hparams.read(folder)
+    context = hp.n_ctx if request.recipe == "fast" else min(hp.n_ctx, WINDOW - 1)  # the seed recipe's window holds 1023
+    return ModelView(request.recipe, get_encoder(folder).encode, context)
+
+
+def open_engine(folder: Path, recipe: str, *, max_finetune_steps: int = 1, window: bool = False) -> Engine:
+    """Load the model into the recipe's engine (this imports TensorFlow)."""
+    if recipe == "seed":
+        from .engine.seed import SeedEngine
+
+        return SeedEngine(folder)
+    from .engine.fast import FastEngine
+
+    return FastEngine(folder, max_finetune_steps=max(1, max_finetune_steps), window=window)
+
+
+def plan(essays: list[Essay], cache_path, engine: Engine | ModelView, fingerprint: str, request: Request) -> list[tuple[Essay, Passage]]:
     """The passages to generate, after checking every one fits the model's context."""
     todo = []
     rungs = len(ladder(request.params)) if request.escalate else 0
@@ -182,11 +220,13 @@ def plan(essays: list[Essay], cache_path, engine: Engine, fingerprint: str, requ
     return todo
 
 
-def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint: str, request: Request, progress: bool = True) -> Summary:
+def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint: str, request: Request, progress: bool = True, todo: list | None = None) -> Summary:
+    """Generate ``todo`` (default: what ``plan`` finds)."""
     from tqdm import tqdm
 
     summary = Summary()
-    todo = plan(essays, cache_path, engine, fingerprint, request)
+    if todo is None:
+        todo = plan(essays, cache_path, engine, fingerprint, request)
     summary.skipped = sum(len(e.passages) for e in essays) - len(todo)
     start = time.perf_counter()
     with tqdm(total=len(todo), desc=f"verbosifying ({engine.recipe}, {model})", unit="passage", disable=not progress) as bar:
