@@ -59,7 +59,8 @@ def child(row: str, passages: int, samples: int, length: int) -> None:
     from generator.samples.cache import Params
 
     recipe, train_on = ROWS[row]
-    texts = [p.text for e in read_essays(ContentLayout(ROOT / "content")) for p in e.passages][:passages]
+    every = [p.text for e in read_essays(ContentLayout(ROOT / "content")) for p in e.passages]
+    texts = (every * (passages // len(every) + 1))[:passages]  # more passages than the exhibit has: round again
     params = Params(temperature=0.8, top_k=30, length=length, seed=1, finetune_steps=1, learning_rate=1e-4, train_on=train_on)
     start_io = written_bytes()
     t0 = time.perf_counter()
@@ -76,7 +77,8 @@ def child(row: str, passages: int, samples: int, length: int) -> None:
     for text in texts:
         t = time.perf_counter()
         g = engine.generate(text, params, samples)
-        rows.append({"wall": time.perf_counter() - t, "finetune": g.finetune_seconds, "sample": g.sample_seconds})
+        rss = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**30
+        rows.append({"wall": time.perf_counter() - t, "finetune": g.finetune_seconds, "sample": g.sample_seconds, "rss_gb": rss})
     engine.close()
     print(
         json.dumps(
@@ -133,7 +135,9 @@ def main() -> int:
         print(
             f"{recipe} recipe, train_on {train_on:<7}: {whole[row]:6.1f} s whole command ({whole[row] / n:.1f} s per passage; "
             f"fine-tune{' + save' if recipe == 'seed' else ''} {ft:.1f} s, sampling {sa:.1f} s per passage; load {res['load']:.1f} s), "
-            f"peak RSS {res['peak_rss_mb'] / 1024:.2f} GB, {res['written_mb'] / n:.0f} MB written per passage  "
+            f"peak RSS {res['peak_rss_mb'] / 1024:.2f} GB (RSS {res['passages'][0]['rss_gb']:.2f} GB after passage 1, "
+            f"{res['passages'][n // 2]['rss_gb']:.2f} after {n // 2 + 1}, {res['passages'][-1]['rss_gb']:.2f} after {n}), "
+            f"{res['written_mb'] / n:.0f} MB written per passage  "
             f"[{n} passages x {args.samples} samples x {args.length} tokens]",
             flush=True,
         )

@@ -129,21 +129,21 @@ def test_memory_and_graph_stay_flat_over_20_passages(fast):
 
 def test_killed_run_resumes_without_corruption_or_duplicates(exhibit, models, tmp_path):
     essay = exhibit / "essays" / "long.md"
-    essay.write_text("Title: Long\n\n" + "\n\n".join(f"Paragraph {i} talks about rovers. It is short. It ends." for i in range(12)) + "\n")
+    essay.write_text("Title: Long\n\n" + "\n\n".join(f"Paragraph {i} talks about rovers. It is short. It ends." for i in range(60)) + "\n")
     cache_file = exhibit / "samples" / "long.json"
     cmd = [sys.executable, "build.py", "generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "long", "--samples", "2", "--length", "16", "-q"]
     proc = subprocess.Popen(cmd, cwd=ROOT)
     deadline = time.time() + 120
     while not cache_file.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     cache, warning = load_cache(cache_file, "long")
-    assert warning is None and 0 < len(cache.passages) < 12
+    assert warning is None and 0 < len(cache.passages) < 60
     assert not [p for p in cache_file.parent.iterdir() if p.name.endswith(".tmp")]
     assert subprocess.run(cmd, cwd=ROOT).returncode == 0
     data = json.loads(cache_file.read_text())
-    assert len(data["passages"]) == 12
+    assert len(data["passages"]) == 60
     for entry in data["passages"].values():
         base_runs = [r for r in entry["runs"] if r["params"]["top_k"] == 30]
         assert len(base_runs) == 1

@@ -1,6 +1,7 @@
 """Recipe `fast`: one graph, one session, the whole run, nothing written to disk.
 
-Per passage: restore the base weights from an in-memory copy, fine-tune
+Per passage: restore the base weights from the checkpoint (a second copy in
+memory would cost as much again: 500 MB for 124M), fine-tune
 (``adam.py``), draw every sample in one batch (``sampler.py``). The graph is
 built once and finalized, so it cannot grow from passage to passage.
 
@@ -74,21 +75,25 @@ class FastEngine:
             self.loss = forward.training_loss(tf, model, hp, self.tokens)
             self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
             self.adam = Adam(tf, self.loss, self.weights, max_steps=max_finetune_steps, accumulate=window)
-            with v1.variable_scope("base"):
-                base = [v1.get_variable(w.op.name, w.shape, w.dtype, initializer=v1.zeros_initializer(), trainable=False) for w in self.weights]
-            self.save_base = tf.group(*[b.assign(w) for b, w in zip(base, self.weights)])
-            self.restore_base = tf.group(*[w.assign(b) for w, b in zip(self.weights, base)], self.adam.reset_slots)
             self.sampler = SamplerGraph(tf, model, hp)
-            saver = v1.train.Saver(var_list=self.weights)
+            self.saver = v1.train.Saver(var_list=self.weights)
             # The weights come from the checkpoint: initialise only our own
             # variables, never 500 MB of random numbers the restore overwrites.
             init = v1.variables_initializer([v for v in v1.global_variables() if v not in self.weights])
         self.graph.finalize()
         self.sess = v1.Session(graph=self.graph, config=session_config(tf))
         self.sess.run(init)
-        saver.restore(self.sess, tf.train.latest_checkpoint(str(folder)))
-        self.sess.run(self.save_base)
+        self.checkpoint = tf.train.latest_checkpoint(str(folder))
+        self._tuned = True  # the weights are not (yet) the base model's
+        self._restore_base()
         self.sess.run(self.sampler.refresh)
+
+    def _restore_base(self) -> None:
+        """The checkpoint's weights, bit for bit (and fresh Adam slots), unless they are there already."""
+        if self._tuned:
+            self.saver.restore(self.sess, self.checkpoint)
+            self.sess.run(self.adam.reset_slots)
+            self._tuned = False
 
     def encode(self, text: str) -> list[int]:
         return self.encoder.encode(text)
@@ -102,14 +107,17 @@ class FastEngine:
 
     def reset(self) -> None:
         """Back to the base weights."""
-        self.sess.run(self.restore_base)
-        self.sess.run(self.sampler.refresh)
+        if self._tuned:
+            self._restore_base()
+            self.sess.run(self.sampler.refresh)
 
     def finetune(self, prompt: str, params: Params, tokens: list[int] | None = None) -> None:
         """Fresh base weights, then ``params.finetune_steps`` Adam steps on what ``params.train_on`` names."""
         if params.finetune_steps > self.max_finetune_steps:
             raise ValueError(f"engine built for at most {self.max_finetune_steps} fine-tune steps")
-        self.sess.run(self.restore_base)
+        self._tuned = True
+        self._restore_base()  # always: whatever ran on this session before, the step starts from the checkpoint
+        self._tuned = True
         if params.train_on == "window":
             self._finetune_windows(prompt, params)
         else:
