@@ -21,13 +21,15 @@ Measured on 2026-11-28, 2 cores (avx512), 4 passages x 10 samples x 100 tokens:
 
 | row | whole command | per passage | fine-tune | sampling | load | peak RSS | written |
 |---|---|---|---|---|---|---|---|
-| seed | 336.5 s | 84.1 s | 37.9 s (with saving) | 45.2 s | 2.8 s | 7.54 GB | 480 MB a passage |
-| fast, window | 148.6 s | 37.2 s | 25.5 s | 8.7 s | 10.7 s | 7.24 GB | 0 |
-| fast, passage | 51.2 s | 12.8 s | 1.5 s | 8.7 s | 9.3 s | 3.29 GB | 0 |
+| seed | 347.9 s | 87.0 s | 39.2 s (with saving) | 46.8 s | 2.0 s | 7.45 GB | 480 MB a passage |
+| fast, window | 155.3 s | 38.8 s | 26.2 s | 10.0 s | 9.2 s | 6.24 GB | 0 |
+| fast, passage | 53.8 s | 13.4 s | 1.4 s | 10.2 s | 6.6 s | 2.13 GB | 0 |
 
-The engineering alone (same data) is 2.3x; training on the passage instead
-of the pasted windows is another 2.9x; together 6.6x. No GPU was lent to the
-session that measured this, so there is no GPU row yet.
+The engineering alone (same data) is 2.2x; training on the passage instead
+of the pasted windows is another 2.9x; together 6.5x. Over 50 passages
+(`--rows passage --passages 50`) the default's peak RSS is 2.21 GB, flat:
+2.05 GB after passage 1, 2.19 after 26, 2.20 after 50. No GPU was lent to
+the session that measured this, so there is no GPU row yet.
 """
 
 from __future__ import annotations
