@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+
+from ..config import TRAIN_ON
 from ..content.essays import Essay, Passage
 from ..content.layout import ContentLayout
 from ..errors import InputError
@@ -26,7 +28,6 @@ TOP_KS = (0, 30, 40, 80)
 FINETUNE_STEPS = (0, 1, 5)  # no fine-tuning; one step on the passage (the piece); several steps
 SAMPLES = 2
 COMPARE_SAMPLES = 10  # per side of the window-against-passage comparison
-TRAIN_ON = ("passage", "window")
 
 
 def comparison(base: Params) -> list[Params]:

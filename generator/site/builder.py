@@ -200,8 +200,9 @@ def _render_all(paths: Paths, config: SiteConfig, todo: list[Path]) -> list:
 
 def site_environment(templates: Path):
     """The Jinja environment for the site-wide pages, their templates compiled."""
-    from ..picks import exploration  # noqa: F401 - what the exploration pages need
+    import importlib
 
+    importlib.import_module("generator.picks.exploration")  # what the exploration pages need, loaded while the workers run
     env = _environment(templates)
     for name in SITE_TEMPLATES:
         env.get_template(name)
