@@ -248,3 +248,15 @@ def test_out_of_range_site_toml_is_refused(exhibit, capsys, line, message):
     assert run_cli("check", "--content", str(exhibit)) == 1
     err = capsys.readouterr().err
     assert message in err and f"site.toml:{len(toml.read_text().splitlines())}" in err
+
+
+def test_window_training_needs_a_1024_token_context(exhibit, models, tmp_path, capsys):
+    import shutil
+
+    small = tmp_path / "m" / "small"
+    shutil.copytree(models / "tiny", small)
+    hparams = json.loads((small / "hparams.json").read_text())
+    (small / "hparams.json").write_text(json.dumps({**hparams, "n_ctx": 512}))
+    args = ("generate", "--content", str(exhibit), "--models-dir", str(tmp_path / "m"), "--model", "small", "--train-on", "window", "--length", "16")
+    assert run_cli(*args) == 1
+    assert "train_on = window trains on 1024-token windows; this model's context holds 512" in capsys.readouterr().err

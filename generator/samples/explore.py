@@ -78,9 +78,11 @@ class ExploreSummary:
 def run(targets: list[tuple[Essay, Passage]], layout: ContentLayout, engine, model: str, fingerprint: str, base: Params, progress: bool = True) -> ExploreSummary:
     from tqdm import tqdm
 
+    from .engine.windows import WINDOW
+
     summary = ExploreSummary()
     cells = grid(base)
-    compared = comparison(base)
+    compared = comparison(base) if engine.hparams.n_ctx >= WINDOW else []  # windows need a 1024-token context
     start = time.perf_counter()
     with tqdm(total=len(targets) * (len(cells) + len(compared)), desc="exploring", unit="cell", disable=not progress) as bar:
         for essay, passage in targets:

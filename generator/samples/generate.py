@@ -189,6 +189,8 @@ def model_view(folder: Path, request: Request) -> ModelView:
     from .engine.windows import WINDOW
 
     hp = Hparams.read(folder)
+    if request.params.train_on == "window" and hp.n_ctx < WINDOW:
+        raise InputError(folder / "hparams.json", f"train_on = window trains on {WINDOW}-token windows; this model's context holds {hp.n_ctx}")
     context = hp.n_ctx if request.recipe == "fast" else min(hp.n_ctx, WINDOW - 1)  # the seed recipe's window holds 1023
     return ModelView(request.recipe, get_encoder(folder).encode, context)
 
