@@ -104,6 +104,9 @@ def test_every_page_loads_cleanly_and_no_generated_script_runs(sites, browser):
         for url in pages(folder):
             page.goto(base + url, wait_until="networkidle")
             page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            # the opened dropdowns start their lazy animations: let them finish (and be checked)
+            # before the next page, whose navigation would otherwise abort them mid-flight
+            page.wait_for_load_state("networkidle")
         assert problems == [] and dialogs == [], (which, problems, dialogs)
         page.close()
     _, base = sites["fixture"]
