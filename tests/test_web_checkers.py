@@ -130,3 +130,17 @@ def test_every_page_reads_the_same_with_javascript_off(sites, browser):
         assert text.strip() and text == on.locator("main").inner_text(), url
     context.close()
     on.close()
+
+
+def test_no_page_scrolls_sideways_on_a_phone(sites, browser):
+    """At a phone's width (390 CSS px) every page fits: wide tables scroll inside their own region."""
+    folder, base = sites["real"]
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    wide = {}
+    for url in pages(folder):
+        page.goto(base + url, wait_until="networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            wide[url] = width
+    page.close()
+    assert wide == {}
