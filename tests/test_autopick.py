@@ -166,3 +166,38 @@ def test_a_sentence_that_loops_is_never_picked(content):
     entry.add(Run("fixture", "hand-written", "fast", Params(**{**PARAMS.__dict__, "seed": 2}), (" " + looping,)))
     picks, _ = auto_pick(essay, cache, Picks("dust"))
     assert looping not in picked_texts(essay, cache, picks)
+
+
+def test_pick_keeps_what_the_artist_wrote_in_the_file(content):
+    """Comments, formatting and order the artist wrote survive `pick`; only what it
+    chose changes, and --force is what replaces the artist's own entries."""
+    essay, cache = load(content)
+    first, second, third = essay.passages
+    run = cache.passages[first.key].runs[0]
+    own = (
+        "# My curation notes: keep the drill line, it is the heart of the essay.\n\n"
+        "[[passage]]\n"
+        f'key = "{third.key}"   # the helicopter one, first because I like it\n'
+        "# I chose this by reading all four samples.\n"
+        f'picks = ["{run.id.replace(run.id, cache.passages[third.key].runs[0].id)}:0:0"]  # scouting\n'
+        "\n[[passage]]\n"
+        f'key = "{first.key}"\n'
+        "auto = true\n"
+        f'picks = ["{run.id}:1:1"]\n'
+    )
+    path = content / "picks" / "dust.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(own)
+    assert run_cli("pick", "--content", str(content), "--ratio", "2.5", "-q") == 0
+    after = path.read_text()
+    hand_written = own.split("\n[[passage]]\nkey = \"" + first.key)[0]
+    assert after.startswith(hand_written)  # the header comment and the artist's entry, byte for byte, still first
+    picks, warnings = parse_picks(after, "dust", path)
+    assert not warnings and list(picks.passages)[0] == third.key and not picks.passages[third.key].auto
+    assert picks.passages[first.key].auto
+    assert second.key in picks.passages and picks.passages[second.key].auto  # new entries are appended
+    assert run_cli("pick", "--content", str(content), "--ratio", "2.5", "-q") == 0
+    assert path.read_text() == after  # nothing changed, nothing rewritten
+    assert run_cli("pick", "--content", str(content), "--ratio", "2.5", "--force", "-q") == 0
+    forced, _ = parse_picks(path.read_text(), "dust", path)
+    assert forced.passages[third.key].auto and "# My curation notes" in path.read_text()

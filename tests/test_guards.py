@@ -168,7 +168,8 @@ def test_a_pick_whose_sentence_moved_is_stale_not_swapped(exhibit):
 def test_written_picks_carry_the_check_and_read_back(exhibit):
     from generator.picks.candidates import PickRef, sentence_check
 
-    assert run_cli("pick", "--content", str(exhibit), "--essay", "alpha", "--force", "-q") == 0
+    (exhibit / "picks" / "alpha.toml").unlink()
+    assert run_cli("pick", "--content", str(exhibit), "--essay", "alpha", "-q") == 0
     text = (exhibit / "picks" / "alpha.toml").read_text()
     import re
 
@@ -196,9 +197,9 @@ def test_pick_ratio_and_force(exhibit, capsys):
     assert refs(manual) <= refs(picks.read_text())  # the artist's own picks are kept
     forced = _ratio(capsys, exhibit, "--ratio", "1.0", "--force", "-q")
     assert forced == pytest.approx(1.0, abs=0.05) and forced <= low
-    assert "auto = true" in picks.read_text()
+    assert not refs(manual) & refs(picks.read_text())  # --force replaced the artist's picks
     more = _ratio(capsys, exhibit, "--ratio", "1.6", "--force", "-q")
-    assert more > forced
+    assert more > forced and "\nauto = true\n" in picks.read_text()
 
 
 COMMANDS = ["build", "serve", "clean", "check", "generate", "explore", "download-model", "import-model", "train-demo-model", "pick", "stats"]

@@ -11,7 +11,7 @@ from ..samples.cache import load_cache
 from .auto import PickReport, auto_pick
 from .candidates import resolve_ref
 from .resolve import EssayStats, verbosify
-from .store import dump_picks, load_picks, save_picks
+from .store import load_picks, write_picks
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,7 @@ def pick_essay(files: ContentLayout, config: SiteConfig, essay: Essay, *, ratio:
             cand = resolve_ref(run, ref, config.sentence_splitter) if run else None
             if cand:
                 sentences[(key, str(ref))] = cand.text
-    text = dump_picks(new, title=essay.title, passages={p.key: p.text for p in essay.passages}, sentences=sentences)
-    save_picks(files.picks(essay.slug), text)
+    write_picks(files.picks(essay.slug), new, title=essay.title, passages={p.key: p.text for p in essay.passages}, sentences=sentences)
     return report
 
 

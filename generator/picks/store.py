@@ -100,5 +100,75 @@ def dump_picks(picks: Picks, *, title: str, passages: dict[str, str], sentences:
         lines.append("]")
     return "\n".join(lines) + "\n"
 
-def save_picks(path: Path, text: str) -> None:
-    atomic_write_text(path, text)
+def _array(entry: PassagePicks, key: str, sentences: dict[tuple[str, str], str]):
+    import tomlkit
+
+    array = tomlkit.array()
+    array.multiline(True)
+    for ref in entry.refs:
+        preview = sentences.get((key, str(ref)))
+        check = sentence_check(preview) if preview is not None else ref.check
+        array.add_line(f"{ref}{'@' + check if check else ''}", indent="  ", comment=_preview(preview) if preview else None)
+    array.add_line(indent="")
+    return array
+
+
+def _stored_refs(table) -> list[str] | None:
+    try:
+        return [str(PickRef.parse(str(item))) for item in table.get("picks", [])]
+    except ValueError:
+        return None
+
+
+def render_picks(existing: str | None, picks: Picks, *, title: str, passages: dict[str, str], sentences: dict[tuple[str, str], str]) -> str:
+    """The picks file after ``picks``: a new file is written whole (``dump_picks``); an
+    existing one is edited in place with tomlkit, so every entry that did not change
+    (the artist's own above all) keeps its comments and formatting byte for byte, and
+    the entries keep the order the file gives them. Entries ``picks`` no longer holds
+    go; new ones are appended in essay order."""
+    if not existing or not existing.strip():
+        return dump_picks(picks, title=title, passages=passages, sentences=sentences)
+    import tomlkit
+
+    doc = tomlkit.parse(existing)
+    if not isinstance(doc.get("passage"), tomlkit.items.AoT):
+        doc.pop("passage", None)  # absent, or an empty `passage = []`
+        doc.append("passage", tomlkit.aot())
+    tables = doc["passage"]
+    present = set()
+    for i in reversed(range(len(tables))):
+        table = tables[i]
+        key = table.get("key")
+        entry = picks.passages.get(key) if isinstance(key, str) else None
+        if entry is None:
+            del tables[i]
+            continue
+        present.add(key)
+        if _stored_refs(table) != [str(r) for r in entry.refs]:
+            table["picks"] = _array(entry, key, sentences)
+        if entry.auto and not table.get("auto", False):
+            table["auto"] = True
+        elif not entry.auto and "auto" in table:
+            del table["auto"]
+    order = {key: i for i, key in enumerate(passages)}
+    for key in sorted(set(picks.passages) - present, key=lambda k: (order.get(k, len(order)), k)):
+        entry = picks.passages[key]
+        table = tomlkit.table()
+        table.trivia.indent = "\n"
+        table.add("key", key)
+        if key in passages:
+            table.add(tomlkit.comment(f"> {_preview(passages[key])}"))
+        if entry.auto:
+            table.add("auto", True)
+        table.add("picks", _array(entry, key, sentences))
+        tables.append(table)
+    if not len(tables):
+        doc.pop("passage")  # an empty array of tables would be written as `passage = []`
+    return tomlkit.dumps(doc)
+
+
+def write_picks(path: Path, picks: Picks, *, title: str, passages: dict[str, str], sentences: dict[tuple[str, str], str]) -> None:
+    """The one writer of picks files (``pick`` now, the curation studio later): atomic,
+    and an existing file keeps whatever the artist wrote in it that did not change."""
+    existing = path.read_text("utf-8") if path.exists() else None
+    atomic_write_text(path, render_picks(existing, picks, title=title, passages=passages, sentences=sentences))
