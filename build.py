@@ -26,6 +26,10 @@ class _Formatter(logging.Formatter):
         return msg if record.levelno == logging.INFO else f"{record.levelname.lower()}: {msg}"
 
 
+def _content_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+
+
 def _loudness(p: argparse.ArgumentParser) -> None:
     loud = p.add_mutually_exclusive_group()
     loud.add_argument("-v", "--verbose", action="store_true", help="say more")
@@ -33,7 +37,7 @@ def _loudness(p: argparse.ArgumentParser) -> None:
 
 
 def _site_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+    _content_option(p)
     p.add_argument("--output", type=Path, default=PROJECT / "output", help="output folder (default: %(default)s)")
     p.add_argument("--templates", type=Path, default=PROJECT / "site_templates", help=argparse.SUPPRESS)
     p.add_argument("--base-url", dest="base_url", metavar="URL", help="where the site will live, overriding site.toml's base_url "
@@ -283,7 +287,7 @@ def cmd_stats(args) -> int:
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+    _content_option(p)
     p.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="where models live (default: %(default)s)")
     _loudness(p)
 
@@ -312,7 +316,7 @@ def parser() -> argparse.ArgumentParser:
         description="Check site.toml, every essay's meta-data, slugs, links and images, the sample caches and the picks. "
         "Lists every problem with file and line; exit 1 if any is an error, 0 for warnings only.",
     )
-    ck.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+    _content_option(ck)
     ck.add_argument("--templates", type=Path, default=PROJECT / "site_templates", help=argparse.SUPPRESS)
     _loudness(ck)
     ck.set_defaults(func=cmd_check)
@@ -395,7 +399,7 @@ def parser() -> argparse.ArgumentParser:
         description="Choose sentences from the sample cache, on topic and not copies, until each essay is --ratio times "
         "its length; writes content/picks/. Manual entries (without auto = true) are kept unless --force.",
     )
-    k.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+    _content_option(k)
     k.add_argument("--essay", action="append", metavar="SLUG", help="only this essay (repeatable)")
     k.add_argument("--ratio", type=float, default=2.0, help="target verbosified/original word ratio (default: %(default)s)")
     k.add_argument("--force", action="store_true", help="replace manual picks too")
@@ -403,7 +407,7 @@ def parser() -> argparse.ArgumentParser:
     k.set_defaults(func=cmd_pick)
 
     st = sub.add_parser("stats", help="word counts per essay, as the site shows them", description="Per essay: passages, samples, picks, word counts and ratio.")
-    st.add_argument("--content", type=Path, default=PROJECT / "content", help="content folder (default: %(default)s)")
+    _content_option(st)
     st.add_argument("--essay", action="append", metavar="SLUG", help="only this essay (repeatable)")
     st.add_argument("--json", action="store_true", help="a JSON list instead of a table")
     _loudness(st)

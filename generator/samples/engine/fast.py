@@ -84,16 +84,14 @@ class FastEngine:
         self.sess = v1.Session(graph=self.graph, config=session_config(tf))
         self.sess.run(init)
         self.checkpoint = tf.train.latest_checkpoint(str(folder))
-        self._tuned = True  # the weights are not (yet) the base model's
         self._restore_base()
         self.sess.run(self.sampler.refresh)
 
     def _restore_base(self) -> None:
-        """The checkpoint's weights, bit for bit (and fresh Adam slots), unless they are there already."""
-        if self._tuned:
-            self.saver.restore(self.sess, self.checkpoint)
-            self.sess.run(self.adam.reset_slots)
-            self._tuned = False
+        """The checkpoint's weights, bit for bit, and fresh Adam slots."""
+        self.saver.restore(self.sess, self.checkpoint)
+        self.sess.run(self.adam.reset_slots)
+        self._tuned = False  # the weights are the base model's
 
     def encode(self, text: str) -> list[int]:
         return self.encoder.encode(text)
@@ -107,7 +105,7 @@ class FastEngine:
 
     def reset(self) -> None:
         """Back to the base weights."""
-        if self._tuned:
+        if self._tuned:  # nothing to undo after a reset
             self._restore_base()
             self.sess.run(self.sampler.refresh)
 
@@ -115,7 +113,6 @@ class FastEngine:
         """Fresh base weights, then ``params.finetune_steps`` Adam steps on what ``params.train_on`` names."""
         if params.finetune_steps > self.max_finetune_steps:
             raise ValueError(f"engine built for at most {self.max_finetune_steps} fine-tune steps")
-        self._tuned = True
         self._restore_base()  # always: whatever ran on this session before, the step starts from the checkpoint
         self._tuned = True
         if params.train_on == "window":
