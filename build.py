@@ -286,6 +286,17 @@ def cmd_stats(args) -> int:
     return 0
 
 
+def cmd_studio(args) -> int:
+    try:
+        from generator.studio.serve import StudioOptions, serve
+    except ImportError as exc:
+        raise InputError(None, f"the studio needs Flask ({exc}): python3 -m pip install -r requirements.txt") from None
+
+    serve(StudioOptions(content=args.content, models_dir=args.models_dir, model=args.model, ratio=args.ratio, preview=args.preview,
+                        templates=args.templates, project=PROJECT, host=args.host, port=args.port))
+    return 0
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     _content_option(p)
     p.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="where models live (default: %(default)s)")
@@ -412,6 +423,21 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="a JSON list instead of a table")
     _loudness(st)
     st.set_defaults(func=cmd_stats)
+
+    sd = sub.add_parser(
+        "studio",
+        help="curate in the browser: accept, reject, reorder, ask for more samples, preview the page",
+        description="A local web application for curating the picks: every decision is saved to content/picks/ at once, "
+        "more samples come from the engine in a worker process, and the preview is the essay page as it will be published.",
+    )
+    _model_options(sd)
+    sd.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    sd.add_argument("--port", type=int, default=8001, help="port (default: %(default)s; 0 picks a free one)")
+    sd.add_argument("--model", help="model folder name under --models-dir for more samples (default: site.toml's)")
+    sd.add_argument("--ratio", type=float, default=2.0, help="the target length, times the original (default: %(default)s)")
+    sd.add_argument("--preview", type=Path, default=PROJECT / ".vsr-studio" / "preview", help="where the preview site is built (default: %(default)s)")
+    sd.add_argument("--templates", type=Path, default=PROJECT / "site_templates", help=argparse.SUPPRESS)
+    sd.set_defaults(func=cmd_studio)
     return p
 
 

@@ -118,39 +118,70 @@ class PickReport:
         return self.verbosified_words / self.original_words if self.original_words else 0.0
 
 
-def usable_candidates(essay: Essay, cache: SampleCache, splitter: str = "builtin") -> dict[str, list[Scored]]:
-    """Every acceptable candidate per passage key, best first."""
+@dataclass(frozen=True)
+class Assessment:
+    """What auto-pick makes of one candidate: its on-topic score and, if it would
+    never pick it, why not ("empty", "copy", "loop" of the whole sample; "repeat",
+    "length", "fragment", "copy", "loop" of the sentence; "off topic")."""
+
+    candidate: Candidate
+    score: float
+    flags: tuple[str, ...]
+    tokens: tuple[str, ...]
+
+    @property
+    def usable(self) -> bool:
+        return not self.flags
+
+
+def assess(essay: Essay, cache: SampleCache, splitter: str = "builtin") -> dict[str, list[Assessment]]:
+    """Every candidate sentence of every run, per passage key, in the cache's order."""
     tfidf = TfIdf([p.text for p in essay.passages])
     vocabulary = STOP | {w for p in essay.passages for w in words(p.text)}
     essay_sentences = [words(s) for p in essay.passages for s in split_sentences(p.text, splitter)]
-    out: dict[str, list[Scored]] = {}
+    out: dict[str, list[Assessment]] = {}
     for passage in essay.passages:
         entry = cache.for_passage(passage.key)
         target = tfidf.vector(passage.text)
-        scored = []
+        assessed = []
         seen: set[str] = set()
         for run in entry.runs if entry else []:
-            usable_samples = {i for i, f in enumerate(run.flags) if not f}
             for cand in run_candidates(run, splitter):
-                if cand.ref.sample not in usable_samples or cand.text in seen:
-                    continue
-                seen.add(cand.text)
-                n = cand.words
-                if not (MIN_WORDS <= n <= MAX_WORDS) or _CONTROL.search(cand.text) or not whole_sentence(cand.text, splitter):
-                    continue
                 toks = words(cand.text)
-                trigrams = [tuple(toks[i : i + 3]) for i in range(len(toks) - 2)]
-                if len(set(trigrams)) < len(trigrams):  # repeats itself within the sentence
-                    continue
-                if any(near_copy(toks, s) for s in essay_sentences):
-                    continue
-                known = sum(1 for w in toks if w in vocabulary) / len(toks)
+                known = sum(1 for w in toks if w in vocabulary) / len(toks) if toks else 0.0
                 score = TfIdf.cosine(tfidf.vector(cand.text), target) * (0.5 + 0.5 * known) * (CLOSED_PENALTY if cand.closed else 1.0)
-                if score <= 0:
-                    continue
-                scored.append(Scored(passage.key, cand, score, tuple(toks)))
-        out[passage.key] = sorted(scored, key=lambda s: s.order)
+                assessed.append(Assessment(cand, score, _flags(cand, run.flags[cand.ref.sample], toks, score, seen, essay_sentences, splitter), tuple(toks)))
+                if not run.flags[cand.ref.sample]:
+                    seen.add(cand.text)
+        out[passage.key] = assessed
     return out
+
+
+def _flags(cand: Candidate, sample_flag: str, toks: list[str], score: float, seen: set[str], essay_sentences: list[list[str]], splitter: str) -> tuple[str, ...]:
+    if sample_flag:
+        return (sample_flag,)
+    if cand.text in seen:
+        return ("repeat",)
+    if not (MIN_WORDS <= cand.words <= MAX_WORDS):
+        return ("length",)
+    if _CONTROL.search(cand.text) or not whole_sentence(cand.text, splitter):
+        return ("fragment",)
+    trigrams = [tuple(toks[i : i + 3]) for i in range(len(toks) - 2)]
+    if len(set(trigrams)) < len(trigrams):  # repeats itself within the sentence
+        return ("loop",)
+    if any(near_copy(toks, s) for s in essay_sentences):
+        return ("copy",)
+    if score <= 0:
+        return ("off topic",)
+    return ()
+
+
+def usable_candidates(essay: Essay, cache: SampleCache, splitter: str = "builtin") -> dict[str, list[Scored]]:
+    """Every acceptable candidate per passage key, best first."""
+    return {
+        key: sorted((Scored(key, a.candidate, a.score, a.tokens) for a in assessed if a.usable), key=lambda s: s.order)
+        for key, assessed in assess(essay, cache, splitter).items()
+    }
 
 
 def auto_pick(essay: Essay, cache: SampleCache, picks: Picks, *, ratio: float = 2.0, force: bool = False, splitter: str = "builtin") -> tuple[Picks, PickReport]:
@@ -160,7 +191,7 @@ def auto_pick(essay: Essay, cache: SampleCache, picks: Picks, *, ratio: float = 
     original = sum(lengths.values())
     target = round(original * ratio)
     kept = {k: e for k, e in picks.passages.items() if not force and not e.auto}
-    candidates = usable_candidates(essay, cache, splitter)
+    candidates = _not_rejected(usable_candidates(essay, cache, splitter), picks)
 
     chosen: dict[str, list[Scored]] = {k: [] for k in keys if k not in kept}
     picked_tokens: list[tuple[str, ...]] = []
@@ -212,11 +243,53 @@ def auto_pick(essay: Essay, cache: SampleCache, picks: Picks, *, ratio: float = 
     result = Picks(picks.slug, dict(kept))
     scores = []
     for key in free:
-        if chosen[key]:
-            # keep the model's own order within a passage: run, sample, sentence
-            ordered = sorted(chosen[key], key=lambda s: (s.candidate.ref.run, s.candidate.ref.sample, s.candidate.ref.sentence))
-            result.passages[key] = PassagePicks(key, [s.candidate.ref for s in ordered], auto=True)
+        rejected = picks.passages[key].rejected if key in picks.passages else []
+        if chosen[key] or rejected:
+            ordered = _model_order(chosen[key])
+            result.passages[key] = PassagePicks(key, [s.candidate.ref for s in ordered], auto=True, rejected=list(rejected))
             scores += [s.score for s in ordered]
     empty = [i + 1 for i, k in enumerate(keys) if not candidates.get(k)]
     report = PickReport(picks.slug, original, total, sum(scores) / len(scores) if scores else 0.0, empty)
     return result, report
+
+
+def _not_rejected(candidates: dict[str, list[Scored]], picks: Picks) -> dict[str, list[Scored]]:
+    """Leave out what the artist turned down (``rejected`` in the picks file)."""
+    out = {}
+    for key, scored in candidates.items():
+        entry = picks.passages.get(key)
+        no = {str(r) for r in entry.rejected} if entry else set()
+        out[key] = [s for s in scored if str(s.candidate.ref) not in no]
+    return out
+
+
+def _model_order(chosen: list[Scored]) -> list[Scored]:
+    """The model's own order within a passage: run, sample, sentence."""
+    return sorted(chosen, key=lambda s: (s.candidate.ref.run, s.candidate.ref.sample, s.candidate.ref.sentence))
+
+
+def pick_passage(essay: Essay, cache: SampleCache, picks: Picks, key: str, *, ratio: float = 2.0, splitter: str = "builtin") -> PassagePicks:
+    """Auto-pick one passage (the studio's button): the best candidates until the passage
+    is ``ratio`` times its length, none the artist rejected, none repeating a pick elsewhere."""
+    passage = next(p for p in essay.passages if p.key == key)
+    candidates = _not_rejected(usable_candidates(essay, cache, splitter), picks).get(key, [])
+    others: list[list[str]] = []
+    for other, entry in picks.passages.items():
+        samples = cache.for_passage(other)
+        for ref in entry.refs if other != key and samples else []:
+            run = samples.run(ref.run)
+            cand = resolve_ref(run, ref, splitter) if run else None
+            if cand:
+                others.append(words(cand.text))
+    quota = passage.words * (ratio - 1)
+    chosen: list[Scored] = []
+    added = 0
+    for s in candidates:
+        if abs(added + s.words - quota) >= abs(added - quota):
+            continue
+        if not any(near_copy(list(s.tokens), t) for t in others):
+            chosen.append(s)
+            others.append(list(s.tokens))
+            added += s.words
+    rejected = picks.passages[key].rejected if key in picks.passages else []
+    return PassagePicks(key, [s.candidate.ref for s in _model_order(chosen)], auto=True, rejected=list(rejected))

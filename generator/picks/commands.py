@@ -7,11 +7,11 @@ from ..config import SiteConfig
 from ..content.essays import Essay
 from ..content.layout import ContentLayout
 from ..errors import InputError
-from ..samples.cache import load_cache
+from ..samples.cache import SampleCache, load_cache
 from .auto import PickReport, auto_pick
 from .candidates import resolve_ref
 from .resolve import EssayStats, verbosify
-from .store import load_picks, write_picks
+from .store import Picks, load_picks, write_picks
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +26,21 @@ def pick_essay(files: ContentLayout, config: SiteConfig, essay: Essay, *, ratio:
     for w in warnings:
         log.warning("%s", w)
     new, report = auto_pick(essay, cache, picks, ratio=ratio, force=force, splitter=config.sentence_splitter)
+    save_picks(files, config, essay, cache, new)
+    return report
+
+
+def save_picks(files: ContentLayout, config: SiteConfig, essay: Essay, cache: SampleCache, picks: Picks) -> None:
+    """Write ``picks`` as the essay's picks file, each entry with its preview comments."""
     sentences = {}
-    for key, entry in new.passages.items():
+    for key, entry in picks.passages.items():
         samples = cache.for_passage(key)
-        for ref in entry.refs:
+        for ref in entry.refs + entry.rejected:
             run = samples.run(ref.run) if samples else None
             cand = resolve_ref(run, ref, config.sentence_splitter) if run else None
             if cand:
                 sentences[(key, str(ref))] = cand.text
-    write_picks(files.picks(essay.slug), new, title=essay.title, passages={p.key: p.text for p in essay.passages}, sentences=sentences)
-    return report
+    write_picks(files.picks(essay.slug), picks, title=essay.title, passages={p.key: p.text for p in essay.passages}, sentences=sentences)
 
 
 def essay_stats(files: ContentLayout, config: SiteConfig, essay: Essay) -> EssayStats:

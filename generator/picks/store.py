@@ -7,6 +7,9 @@
     picks = [
       "r1a2b3c4d:4:0@9f3a1c",  # preview of the picked sentence
     ]
+    rejected = [                 # optional: candidates the artist turned down
+      "r1a2b3c4d:2:1@07be44",    # (in the studio); auto-pick never takes them
+    ]
 
 Each pick is RUN:SAMPLE:SENTENCE into content/samples/<slug>.json, with
 @CHECK (a hash of the sentence's text) when the tools wrote it. Entries
@@ -29,6 +32,7 @@ class PassagePicks:
     key: str
     refs: list[PickRef] = field(default_factory=list)
     auto: bool = False
+    rejected: list[PickRef] = field(default_factory=list)
 
 @dataclass
 class Picks:
@@ -52,15 +56,16 @@ def parse_picks(text: str, slug: str, path: Path) -> tuple[Picks, list[str]]:
         if not isinstance(key, str):
             warnings.append(f"{path}: a [[passage]] entry has no key; skipped")
             continue
-        refs = []
-        raw = entry.get("picks", [])
-        for item in raw if isinstance(raw, list) else [raw]:
-            try:
-                refs.append(PickRef.parse(str(item)))
-            except ValueError as exc:
-                line = _line_of(text, str(item))
-                warnings.append(f"{path}:{line}: {exc}; skipped" if line else f"{path}: {exc}; skipped")
-        picks.passages[key] = PassagePicks(key, refs, bool(entry.get("auto", False)))
+        lists: dict[str, list[PickRef]] = {"picks": [], "rejected": []}
+        for name, refs in lists.items():
+            raw = entry.get(name, [])
+            for item in raw if isinstance(raw, list) else [raw]:
+                try:
+                    refs.append(PickRef.parse(str(item)))
+                except ValueError as exc:
+                    line = _line_of(text, str(item))
+                    warnings.append(f"{path}:{line}: {exc}; skipped" if line else f"{path}: {exc}; skipped")
+        picks.passages[key] = PassagePicks(key, lists["picks"], bool(entry.get("auto", False)), lists["rejected"])
     return picks, warnings
 
 def load_picks(path: Path, slug: str) -> tuple[Picks, list[str]]:
@@ -91,21 +96,23 @@ def dump_picks(picks: Picks, *, title: str, passages: dict[str, str], sentences:
             lines.append(f"# > {_preview(passages[key])}")
         if entry.auto:
             lines.append("auto = true")
-        lines.append("picks = [")
-        for ref in entry.refs:
-            preview = sentences.get((key, str(ref)))
-            comment = f"  # {_preview(preview)}" if preview else ""
-            check = sentence_check(preview) if preview is not None else ref.check
-            lines.append(f'  "{ref}{"@" + check if check else ""}",{comment}')
-        lines.append("]")
+        for name, refs in (("picks", entry.refs), ("rejected", entry.rejected)):
+            if name == "rejected" and not refs:
+                continue
+            lines.append(f"{name} = [")
+            for ref in refs:
+                preview = sentences.get((key, str(ref)))
+                comment = f"  # {_preview(preview)}" if preview else ""
+                check = sentence_check(preview) if preview is not None else ref.check
+                lines.append(f'  "{ref}{"@" + check if check else ""}",{comment}')
+            lines.append("]")
     return "\n".join(lines) + "\n"
 
-def _array(entry: PassagePicks, key: str, sentences: dict[tuple[str, str], str]):
+def _array(refs: list[PickRef], key: str, sentences: dict[tuple[str, str], str]):
     import tomlkit
 
     array = tomlkit.array()
-    array.multiline(True)
-    for ref in entry.refs:
+    for ref in refs:
         preview = sentences.get((key, str(ref)))
         check = sentence_check(preview) if preview is not None else ref.check
         array.add_line(f"{ref}{'@' + check if check else ''}", indent="  ", comment=_preview(preview) if preview else None)
@@ -113,11 +120,41 @@ def _array(entry: PassagePicks, key: str, sentences: dict[tuple[str, str], str])
     return array
 
 
-def _stored_refs(table) -> list[str] | None:
+def _stored_refs(table, name: str = "picks") -> list[str] | None:
     try:
-        return [str(PickRef.parse(str(item))) for item in table.get("picks", [])]
+        return [str(PickRef.parse(str(item))) for item in table.get(name, [])]
     except ValueError:
         return None
+
+
+def _update(table, name: str, refs: list[PickRef], key: str, sentences: dict[tuple[str, str], str]) -> None:
+    """Make ``table[name]`` hold ``refs``, touching as little as it can: when the change only
+    removes items and appends new ones, the other lines (and the artist's comments between
+    them) stay as they are; any other change writes the array afresh."""
+    import tomlkit
+
+    stored = _stored_refs(table, name)
+    wanted = [str(r) for r in refs]
+    if stored == wanted:
+        return
+    array = table.get(name)
+    kept = [r for r in stored or [] if r in wanted]
+    if stored is None or not isinstance(array, tomlkit.items.Array) or kept != wanted[: len(kept)] or len(set(stored)) != len(stored):
+        if refs or name == "picks":
+            table[name] = _array(refs, key, sentences)
+        else:
+            del table[name]
+        return
+    if not refs and name != "picks":
+        del table[name]
+        return
+    for i in reversed(range(len(stored))):
+        if stored[i] not in wanted:
+            del array[i]
+    for ref in refs[len(kept) :]:
+        preview = sentences.get((key, str(ref)))
+        check = sentence_check(preview) if preview is not None else ref.check
+        array.add_line(f"{ref}{'@' + check if check else ''}", indent="  ", comment=_preview(preview) if preview else None)
 
 
 def render_picks(existing: str | None, picks: Picks, *, title: str, passages: dict[str, str], sentences: dict[tuple[str, str], str]) -> str:
@@ -144,8 +181,8 @@ def render_picks(existing: str | None, picks: Picks, *, title: str, passages: di
             del tables[i]
             continue
         present.add(key)
-        if _stored_refs(table) != [str(r) for r in entry.refs]:
-            table["picks"] = _array(entry, key, sentences)
+        _update(table, "picks", entry.refs, key, sentences)
+        _update(table, "rejected", entry.rejected, key, sentences)
         if entry.auto and not table.get("auto", False):
             table["auto"] = True
         elif not entry.auto and "auto" in table:
@@ -160,7 +197,9 @@ def render_picks(existing: str | None, picks: Picks, *, title: str, passages: di
             table.add(tomlkit.comment(f"> {_preview(passages[key])}"))
         if entry.auto:
             table.add("auto", True)
-        table.add("picks", _array(entry, key, sentences))
+        table.add("picks", _array(entry.refs, key, sentences))
+        if entry.rejected:
+            table.add("rejected", _array(entry.rejected, key, sentences))
         tables.append(table)
     if not len(tables):
         doc.pop("passage")  # an empty array of tables would be written as `passage = []`
@@ -168,7 +207,7 @@ def render_picks(existing: str | None, picks: Picks, *, title: str, passages: di
 
 
 def write_picks(path: Path, picks: Picks, *, title: str, passages: dict[str, str], sentences: dict[tuple[str, str], str]) -> None:
-    """The one writer of picks files (``pick`` now, the curation studio later): atomic,
+    """The one writer of picks files (``pick`` and the curation studio): atomic,
     and an existing file keeps whatever the artist wrote in it that did not change."""
     existing = path.read_text("utf-8") if path.exists() else None
     atomic_write_text(path, render_picks(existing, picks, title=title, passages=passages, sentences=sentences))

@@ -24,7 +24,7 @@ from ..config import SiteConfig
 from ..content.essays import Essay, Passage
 from ..errors import InputError
 from .cache import Params, PassageSamples, Run, SampleCache, load_cache, run_id_for, save_cache
-from .engine.common import PromptTooLong
+from .engine.common import Generation, PromptTooLong
 from .quality import flag
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,24 @@ def more(params: Params, batch: int) -> Params:
     return dataclasses.replace(params, seed=derived_seed(params.seed, "more", batch))
 
 
+def next_params(entry: PassageSamples | None, engine_recipe: str, fingerprint: str, params: Params) -> Params:
+    """What "more samples" asks for next: the first of ``params`` and its escalation
+    ladder not yet in the cache, then further batches of the last rung, each with a seed of its own."""
+    have = {r.id for r in entry.runs} if entry else set()
+
+    def missing(p: Params) -> bool:
+        return "r" + run_id_for(fingerprint, engine_recipe, p) not in have
+
+    steps = [params, *ladder(params)]
+    for p in steps:
+        if missing(p):
+            return p
+    batch = 1
+    while not missing(more(steps[-1], batch)):
+        batch += 1
+    return more(steps[-1], batch)
+
+
 @dataclass
 class Progress:
     """Where one passage stands for one request."""
@@ -141,9 +159,7 @@ def verbosify_passage(engine: Engine, model: str, fingerprint: str, passage: Pas
     new: list[Run] = []
 
     def run(params: Params, nsamples: int, escalated: bool) -> Run:
-        result = engine.generate(passage.text, params, nsamples)
-        flags = tuple(flag(passage.text, c) for c in result.continuations)
-        r = Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags)
+        r, result = new_run(engine, model, fingerprint, passage.text, params, nsamples)
         summary.finetune_seconds += result.finetune_seconds
         summary.sample_seconds += result.sample_seconds
         summary.runs += 1
@@ -159,6 +175,25 @@ def verbosify_passage(engine: Engine, model: str, fingerprint: str, passage: Pas
             break
         state.rungs.append(run(params, request.samples, True))
     return new
+
+
+def new_run(engine: Engine, model: str, fingerprint: str, prompt: str, params: Params, nsamples: int) -> tuple[Run, Generation]:
+    """One engine call for one passage, its samples flagged: what generate and the studio record."""
+    result = engine.generate(prompt, params, nsamples)
+    flags = tuple(flag(prompt, c) for c in result.continuations)
+    return Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags), result
+
+
+def record(path: Path, slug: str, passage: Passage, runs: list[Run]) -> PassageSamples:
+    """Add ``runs`` to the passage's entry in its essay's cache file, atomically. The file
+    is read afresh: another essay's passages, or another process, may have written it."""
+    cache = _load_for_update(path, slug)
+    entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
+    entry.text = passage.text
+    for r in runs:
+        entry.add(r)
+    save_cache(path, cache)
+    return entry
 
 
 def _load_for_update(path: Path, slug: str) -> SampleCache:
@@ -235,12 +270,7 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
         for essay, passage in todo:
             path = cache_path(essay.slug)
             runs = verbosify_passage(engine, model, fingerprint, passage, request, summary, _load_for_update(path, essay.slug).for_passage(passage.key))
-            cache = _load_for_update(path, essay.slug)  # re-read: another essay's passages may share the file
-            entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
-            entry.text = passage.text
-            for r in runs:
-                entry.add(r)
-            save_cache(path, cache)
+            entry = record(path, essay.slug, passage, runs)
             summary.generated += 1
             if passage_progress(entry, engine.recipe, fingerprint, request).usable < request.samples:
                 summary.short.append(f"{essay.slug} passage {passage.index + 1}")

@@ -1,0 +1,189 @@
+"""The studio's web application (Flask): pages, the JSON API and its guards.
+
+Guards, for a local server that writes files: it answers only requests whose
+Host header names the address it is bound to (DNS rebinding), every POST must
+carry this run's token (a page on another site cannot read it), ids from a
+request are looked up among the essays, passages and candidates the studio
+knows and never become paths, and every page is rendered with autoescaping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+from pathlib import Path
+
+import jinja2
+from flask import Flask, abort, jsonify, render_template, request, send_file
+
+from ..config import generation_problem
+from ..errors import InputError
+from ..site.render import show_controls
+from .jobs import Engine
+from .preview import Preview
+from .session import Studio, StudioError
+from .views import passage_view, totals
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+TOKEN_HEADER = "X-Studio-Token"
+OWN_PARAMS = {"temperature": float, "top_k": int, "seed": int, "length": int}
+
+
+class _Flask(Flask):
+    jinja_options = {**Flask.jinja_options, "finalize": show_controls, "undefined": jinja2.StrictUndefined,
+                     "trim_blocks": True, "lstrip_blocks": True}
+
+
+def create_app(studio: Studio, engine: Engine, preview: Preview, *, token: str, hosts: set[str], site_static: Path) -> Flask:
+    app = _Flask(__name__, template_folder=str(HERE / "templates"), static_folder=None)
+    static = {"style.css": site_static / "style.css", "favicon.svg": site_static / "favicon.svg",
+              "studio.css": HERE / "static" / "studio.css", "studio.js": HERE / "static" / "studio.js"}
+
+    @app.before_request
+    def guard():
+        if request.host.lower() not in hosts:
+            return _error(f"this studio answers at {' or '.join(sorted(hosts))}, not {request.host!r}", 403)
+        if request.method == "POST" and not hmac.compare_digest(request.headers.get(TOKEN_HEADER, "").encode(), token.encode()):
+            return _error("missing or wrong studio token: reload the studio's page", 403)
+        return None
+
+    @app.errorhandler(StudioError)
+    def refused(exc: StudioError):
+        return _error(str(exc), exc.status)
+
+    @app.errorhandler(InputError)
+    def bad_input(exc: InputError):
+        return _error(str(exc), 400)
+
+    def page_context(**ctx) -> dict:
+        return {"token": token, "ratio_target": studio.ratio, "site": studio.config, **ctx}
+
+    @app.get("/")
+    def index():
+        rows = []
+        for s in studio.essays():
+            rows.append((s, totals(s.verbosified(studio.config.sentence_splitter), studio.ratio)))
+        return render_template("list.html", **page_context(rows=rows))
+
+    @app.get("/essays/<slug>/")
+    def essay(slug: str):
+        try:
+            s = studio.essay(slug)
+        except StudioError:
+            abort(404)
+        splitter = studio.config.sentence_splitter
+        v = s.verbosified(splitter)
+        passages = [passage_view(s, v, p.key, splitter) for p in s.essay.passages]
+        return render_template("essay.html", **page_context(
+            state=s, passages=passages, totals=totals(v, studio.ratio), notices=studio.take_notices(slug),
+            engine_missing=engine.missing(), preview_url=f"/preview/essays/{s.slug}/"))
+
+    def passage_payload(slug: str, key: str, notices: tuple[str, ...] = (), message: str = "") -> dict:
+        s = studio.essay(slug)
+        splitter = studio.config.sentence_splitter
+        v = s.verbosified(splitter)
+        view = passage_view(s, v, key, splitter)
+        html = render_template("passage.html", p=view, engine_missing=engine.missing())
+        t = totals(v, studio.ratio)
+        return {"passage": key, "html": html, "ratio": round(t.ratio, 3), "words": t.now, "original": t.original,
+                "curated": t.curated, "passages": t.passages, "notices": list(notices), "version": studio.version,
+                "reload": bool(notices), "message": message}
+
+    def body() -> dict:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise StudioError("the request's body must be a JSON object")
+        return data
+
+    def text(data: dict, name: str, required: bool = True) -> str | None:
+        value = data.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value:
+            raise StudioError(f"'{name}' must be given, as text")
+        return value
+
+    @app.get("/api/essays/<slug>/passages/<key>")
+    def passage(slug: str, key: str):
+        return jsonify(passage_payload(slug, key))
+
+    @app.post("/api/essays/<slug>/decide")
+    def decide(slug: str):
+        data = body()
+        d = studio.decide(slug, text(data, "action"), text(data, "passage"), text(data, "candidate", required=False))
+        preview.request(studio.version)
+        return jsonify(passage_payload(slug, d.passage, d.notices, d.message))
+
+    @app.post("/api/essays/<slug>/undo")
+    def undo(slug: str):
+        d = studio.undo(slug)
+        if d is None:
+            return jsonify({"nothing": "nothing to undo"})
+        preview.request(studio.version)
+        return jsonify(passage_payload(slug, d.passage, d.notices))
+
+    @app.post("/api/essays/<slug>/more")
+    def more(slug: str):
+        data = body()
+        s = studio.essay(slug)
+        key = text(data, "passage")
+        s.passage(key)
+        params = engine.next_params(s.cache.for_passage(key)) if not engine.missing() else None
+        own = {}
+        for name, kind in OWN_PARAMS.items():
+            value = data.get(name)
+            if value in (None, ""):
+                continue
+            try:
+                own[name] = kind(value)
+            except (TypeError, ValueError):
+                raise StudioError(f"'{name}' must be a number, got {value!r}") from None
+        samples = data.get("samples") or engine.request.samples
+        if not isinstance(samples, int) and not (isinstance(samples, str) and samples.isdigit()):
+            raise StudioError(f"'samples' must be a whole number, got {samples!r}")
+        problem = generation_problem({**own, "samples": int(samples)})
+        if problem:
+            raise StudioError(f"{problem[0]} {problem[1]}")
+        if params is None:
+            raise StudioError(engine.missing())
+        params = dataclasses.replace(params, **own)
+        job = engine.submit(slug, key, params, int(samples), essay_path=s.header.path,
+                            cache_path=studio.layout.samples(s.slug), site_toml=studio.layout.site_toml)
+        return jsonify(job.as_dict())
+
+    @app.get("/api/jobs/<job_id>")
+    def job(job_id: str):
+        j = engine.job(job_id)
+        if j is None:
+            raise StudioError(f"there is no job {job_id!r}")
+        return jsonify(j.as_dict())
+
+    @app.get("/api/status")
+    def status():
+        return jsonify({"version": studio.version, "preview": preview.built, "preview_seconds": round(preview.seconds, 3),
+                        "preview_error": preview.error})
+
+    @app.get("/static/<name>")
+    def static_file(name: str):
+        path = static.get(name)
+        if path is None:
+            abort(404)
+        return send_file(path, max_age=0)
+
+    @app.get("/preview/", defaults={"sub": ""})
+    @app.get("/preview/<path:sub>")
+    def preview_file(sub: str):
+        path = preview.file(sub)
+        if path is None:
+            abort(404)
+        return send_file(path, max_age=0)
+
+    return app
+
+
+def _error(message: str, status: int):
+    if request.path.startswith("/api/") or request.method == "POST":
+        return jsonify({"error": message}), status
+    return render_template("error.html", message=message, status=status, token="", site=None), status

@@ -1,0 +1,147 @@
+""""More samples", seen from the web process: the engine worker and its jobs.
+
+The worker (``generator.studio.worker``) is started on the first request and
+kept, so the model loads once per studio session. Jobs run one after another
+in it; a thread reads its reports and keeps each job's stage for the page to
+poll. This module never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..samples.cache import Params, PassageSamples
+from ..samples.generate import Request, next_params
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Job:
+    id: str
+    slug: str
+    passage: str
+    params: Params
+    samples: int
+    stage: str = "queued"  # queued, loading, running, done, error
+    message: str = "waiting for the engine"
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    result: dict = field(default_factory=dict)
+
+    @property
+    def over(self) -> bool:
+        return self.stage in ("done", "error")
+
+    def as_dict(self) -> dict:
+        end = self.finished or time.monotonic()
+        return {"job": self.id, "essay": self.slug, "passage": self.passage, "stage": self.stage, "message": self.message,
+                "seconds": round(end - self.started, 1), **self.result}
+
+
+class Engine:
+    """The worker process and the jobs sent to it."""
+
+    def __init__(self, request: Request, *, on_done=None):
+        self.request = request
+        self.on_done = on_done  # called with the finished job (the studio re-reads the cache)
+        self._proc: subprocess.Popen | None = None
+        self._jobs: dict[str, Job] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._fingerprint: str | None = None
+
+    def missing(self) -> str | None:
+        """Why no run can be made (no model), in words that say how to get one; None when all is well."""
+        from ..samples.engine.checkpoint import check_model
+
+        try:
+            check_model(self.request.models_dir, self.request.model)
+        except InputError as exc:
+            return (f"{exc}. Get a model first: `python build.py train-demo-model` (offline, small), "
+                    "`python build.py download-model 124M` (OpenAI's GPT-2) or `python build.py import-model PATH` (a Hugging Face folder)")
+        return None
+
+    def fingerprint(self) -> str:
+        from ..samples.engine.checkpoint import fingerprint, model_folder
+
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(model_folder(self.request.models_dir, self.request.model))
+        return self._fingerprint
+
+    def next_params(self, entry: PassageSamples | None) -> Params:
+        return next_params(entry, self.request.recipe, self.fingerprint(), self.request.params)
+
+    def submit(self, slug: str, passage: str, params: Params, samples: int, *, essay_path: Path, cache_path: Path, site_toml: Path) -> Job:
+        problem = self.missing()
+        if problem:
+            raise InputError(None, problem)
+        with self._lock:
+            job = Job(f"j{next(self._ids)}", slug, passage, params, samples)
+            self._jobs[job.id] = job
+            proc = self._worker()
+            line = {"job": job.id, "passage": passage, "params": dataclasses.asdict(params), "samples": samples,
+                    "essay_path": str(essay_path), "cache_path": str(cache_path), "site_toml": str(site_toml)}
+            proc.stdin.write(json.dumps(line) + "\n")
+            proc.stdin.flush()
+        return job
+
+    def job(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def _worker(self) -> subprocess.Popen:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        r = self.request
+        cmd = [sys.executable, "-m", "generator.studio.worker", "--models-dir", str(r.models_dir.resolve()), "--model", r.model,
+               "--recipe", r.recipe, "--finetune-steps", str(r.params.finetune_steps), "--train-on", r.params.train_on]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        log.info("starting the engine worker for %s (%s recipe)", r.model, r.recipe)
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
+        threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
+        return self._proc
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            try:
+                report = json.loads(line)
+            except ValueError:
+                continue
+            job = self._jobs.get(report.pop("job", ""))
+            if job is None:
+                continue
+            job.stage = report.pop("stage", job.stage)
+            job.message = report.pop("message", job.message)
+            job.result.update(report)
+            if job.over:
+                job.finished = time.monotonic()
+                if job.stage == "done":
+                    job.message = f"{report.get('samples', 0)} samples, {report.get('usable', 0)} usable, in {report.get('seconds', 0):.1f} s"
+                    if self.on_done:
+                        self.on_done(job)
+        code = proc.wait()
+        with self._lock:
+            for job in self._jobs.values():
+                if not job.over:
+                    job.stage, job.message, job.finished = "error", f"the engine worker stopped (exit {code}); ask again to restart it", time.monotonic()
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,0 +1,95 @@
+"""`python build.py studio`: wire the studio's parts and serve them on 127.0.0.1."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..site.builder import Paths
+from .app import create_app
+from .jobs import Engine
+from .preview import Preview
+from .session import Studio
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StudioOptions:
+    content: Path
+    models_dir: Path
+    model: str | None
+    ratio: float
+    preview: Path  # the preview site's folder
+    templates: Path
+    project: Path
+    host: str = "127.0.0.1"
+    port: int = 8001
+
+
+def allowed_hosts(host: str, port: int) -> set[str]:
+    """The Host headers a browser sends to this server: its address, and `localhost` on loopback."""
+    names = {f"[{host}]" if ":" in host else host}
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            names.add("localhost")
+    except ValueError:
+        pass
+    return {f"{name}:{port}".lower() for name in names}
+
+
+@dataclass
+class Running:
+    """A studio bound to its port, not yet serving: ``server.serve_forever()`` serves it."""
+
+    server: object  # werkzeug's BaseWSGIServer
+    studio: Studio
+    engine: Engine
+    preview: Preview
+    token: str
+
+    @property
+    def url(self) -> str:
+        host = self.server.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.server.server_port}/"
+
+    def close(self) -> None:
+        self.server.server_close()
+        self.engine.close()
+
+
+def open_studio(options: StudioOptions) -> Running:
+    """Check the folders, bind the port, build the preview once: the studio, ready to serve."""
+    from werkzeug.serving import make_server
+
+    from ..samples.generate import request_from
+    from ..site.builder import PACKAGE
+    from ..site.writer import check_output_dir
+
+    check_output_dir(options.preview, project=options.project, protected=[options.content, options.templates, PACKAGE])
+    studio = Studio(options.content, ratio=options.ratio)
+    engine = Engine(request_from(studio.config, options.models_dir, model=options.model),
+                    on_done=lambda job: studio.samples_changed(job.slug))
+    preview = Preview(Paths(content=options.content, output=options.preview, templates=options.templates, project=options.project))
+    preview.rebuild_now(studio.version)
+    token = secrets.token_urlsafe(32)
+    server = make_server(options.host, options.port, None, threaded=True)  # bound first: the port may be 0
+    server.app = create_app(studio, engine, preview, token=token, hosts=allowed_hosts(options.host, server.server_port),
+                            site_static=options.templates / "static")
+    return Running(server, studio, engine, preview, token)
+
+
+def serve(options: StudioOptions) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    logging.getLogger("generator.site.builder").setLevel(logging.WARNING)  # the preview's build notes are not the artist's concern
+    running = open_studio(options)
+    log.warning("the studio is at %s for %d essay(s) (Ctrl-C to stop)", running.url, len(running.studio.headers()))
+    try:
+        running.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.close()
