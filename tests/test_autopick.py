@@ -201,3 +201,30 @@ def test_pick_keeps_what_the_artist_wrote_in_the_file(content):
     assert run_cli("pick", "--content", str(content), "--ratio", "2.5", "--force", "-q") == 0
     forced, _ = parse_picks(path.read_text(), "dust", path)
     assert forced.passages[third.key].auto and "# My curation notes" in path.read_text()
+
+
+def test_auto_pick_leaves_rejected_candidates_alone_and_one_passage_can_be_picked():
+    from pathlib import Path
+
+    from generator.content import ContentLayout, read_essays
+    from generator.picks.auto import auto_pick, pick_passage
+    from generator.picks.store import load_picks
+    from generator.samples.cache import load_cache
+
+    layout = ContentLayout(Path(__file__).resolve().parent.parent / "content")
+    essay = read_essays(layout, only=["more-is-more"])[0]
+    cache, _ = load_cache(layout.samples(essay.slug), essay.slug)
+    picks, _ = load_picks(layout.picks(essay.slug), essay.slug)
+    first, _ = auto_pick(essay, cache, picks, force=True)
+    key = next(k for k, e in first.passages.items() if e.refs)
+    no = first.passages[key].refs[0]
+    picks.passages[key].rejected = [no]
+    second, _ = auto_pick(essay, cache, picks, force=True)
+    assert no not in second.passages[key].refs and second.passages[key].rejected == [no]
+    one = pick_passage(essay, cache, picks, key, ratio=2.0)
+    assert one.auto and one.refs and no not in one.refs
+    passage = next(p for p in essay.passages if p.key == key)
+    from generator.picks.candidates import resolve_ref
+
+    added = sum(resolve_ref(cache.for_passage(key).run(r.run), r).words for r in one.refs)
+    assert abs(added - passage.words) <= passage.words  # about the passage's length again, at ratio 2

@@ -76,3 +76,24 @@ def test_dump_is_readable_and_parses_back(tmp_path):
     back, warnings = parse_picks(text, "x", Path("x.toml"))
     assert not warnings and back.passages["k2"].auto and not back.passages["k1"].auto
     assert back.passages["k1"].refs == [PickRef("r1", 2, 0)]
+
+
+def test_rejected_candidates_round_trip_and_edits_keep_the_artists_lines(tmp_path):
+    """The studio's writes: a pick appended or removed leaves every other line of the
+    array, the artist's comments between them included, as it was."""
+    from generator.picks.candidates import PickRef
+    from generator.picks.store import PassagePicks, Picks, parse_picks, render_picks
+
+    text = '# mine\n\n[[passage]]\nkey = "k1"\npicks = [\n  "r1:0:0",  # one\n  # keep this one\n  "r1:1:0",  # two\n]\n'
+    picks, warnings = parse_picks(text, "e", tmp_path / "e.toml")
+    assert warnings == [] and picks.passages["k1"].rejected == []
+    entry = picks.passages["k1"]
+    new = Picks("e", {"k1": PassagePicks("k1", entry.refs[1:] + [PickRef.parse("r1:2:0")], rejected=[PickRef.parse("r1:0:0")])})
+    out = render_picks(text, new, title="E", passages={"k1": "The passage."}, sentences={("k1", "r1:2:0"): "Three is new."})
+    assert out.startswith("# mine\n") and "  # keep this one\n  \"r1:1:0\",  # two\n" in out and "# one" not in out.split("rejected")[0]
+    back, _ = parse_picks(out, "e", tmp_path / "e.toml")
+    assert [str(r) for r in back.passages["k1"].refs] == ["r1:1:0", "r1:2:0"]
+    assert [str(r) for r in back.passages["k1"].rejected] == ["r1:0:0"]
+    assert back.passages["k1"].refs[1].check  # a new line carries its check
+    again = render_picks(out, Picks("e", {"k1": PassagePicks("k1", back.passages["k1"].refs)}), title="E", passages={}, sentences={})
+    assert "rejected" not in again and "# keep this one" in again

@@ -345,3 +345,18 @@ def test_the_preview_folder_is_guarded_like_the_output_folder(exhibit, tmp_path,
         with pytest.raises(InputError):
             open_studio(StudioOptions(content=exhibit, models_dir=tmp_path, model=None, ratio=2.0, preview=folder,
                                       templates=ROOT / "site_templates", project=ROOT, port=0))
+
+
+def test_more_samples_climbs_the_escalation_ladder_then_draws_new_batches():
+    from generator.samples.cache import Params, PassageSamples, Run
+    from generator.samples.generate import next_params
+
+    base = Params(temperature=0.8, top_k=30, length=100, seed=2019, finetune_steps=1, learning_rate=1e-4)
+    entry = PassageSamples("A passage.")
+    seen = []
+    for _ in range(5):
+        p = next_params(entry, "fast", "sha256:x", base)
+        seen.append((p.top_k, p.temperature))
+        entry.add(Run("m", "sha256:x", "fast", p, ("a sample",)))
+    assert seen == [(30, 0.8), (40, 0.8), (80, 0.9), (80, 0.9), (80, 0.9)]
+    assert len({r.params.seed for r in entry.runs}) == 5  # each batch a seed of its own
