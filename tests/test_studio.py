@@ -98,15 +98,15 @@ def test_keyboard_accept_changes_ratio_and_the_picks_file_and_undo_takes_it_back
     page.keyboard.press("j")
     page.keyboard.press("j")
     ref, key = _focused(page)
-    assert page.locator(f'[data-candidate="{ref}"]').get_attribute("aria-pressed") == "false"
+    assert page.locator(f'[data-passage="{key}"] [data-candidate="{ref}"]').get_attribute("aria-pressed") == "false"
     page.keyboard.press("a")
-    page.wait_for_function(f"() => document.querySelector('[data-candidate=\"{ref}\"]').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_function(f"() => document.querySelector('[data-passage=\"{key}\"] [data-candidate=\"{ref}\"]').getAttribute('aria-pressed') === 'true'")
     assert _ratio(page) != before_ratio and float(_ratio(page)) > float(before_ratio)
     saved = entry(exhibit, key)
     assert any(p.startswith(ref + "@") for p in saved["picks"]) and "auto" not in saved  # the artist's, with its check
-    assert _focused(page)[0] == ref  # focus stays on the candidate
+    assert _focused(page) == [ref, key]  # focus stays on the candidate
     page.keyboard.press("u")
-    page.wait_for_function(f"() => document.querySelector('[data-candidate=\"{ref}\"]').getAttribute('aria-pressed') === 'false'")
+    page.wait_for_function(f"() => document.querySelector('[data-passage=\"{key}\"] [data-candidate=\"{ref}\"]').getAttribute('aria-pressed') === 'false'")
     assert _ratio(page) == before_ratio
     assert _without_checks(tomllib.loads((exhibit / "picks" / "alpha.toml").read_text())) == tomllib.loads(before_file)
     page.keyboard.press("Control+z")  # nothing left to undo: said, not failed
@@ -120,19 +120,18 @@ def test_reject_then_reload_keeps_every_decision(studio, page, exhibit):
     page.keyboard.press("j")
     rejected, key = _focused(page)
     page.keyboard.press("x")
-    page.wait_for_function(f"() => document.querySelector('[data-candidate=\"{rejected}\"]').dataset.state === 'rejected'")
+    page.wait_for_function(f"() => document.querySelector('[data-passage=\"{key}\"] [data-candidate=\"{rejected}\"]').dataset.state === 'rejected'")
     page.keyboard.press("j")
-    accepted, _ = _focused(page)
+    accepted, key2 = _focused(page)
     page.keyboard.press("a")
-    page.wait_for_function(f"() => document.querySelector('[data-candidate=\"{accepted}\"]').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_function(f"() => document.querySelector('[data-passage=\"{key2}\"] [data-candidate=\"{accepted}\"]').getAttribute('aria-pressed') === 'true'")
     page.reload()
-    assert page.locator(f'[data-candidate="{rejected}"]').get_attribute("data-state") == "rejected"
-    assert page.locator(f'[data-candidate="{rejected}"]').get_attribute("aria-pressed") == "false"
-    assert page.locator(f'[data-candidate="{accepted}"]').get_attribute("aria-pressed") == "true"
-    assert _focused(page)[0] == accepted  # and the place in the essay
-    saved = entry(exhibit, key)
-    assert [r.split("@")[0] for r in saved["rejected"]] == [rejected]
-    assert accepted in [r.split("@")[0] for r in saved["picks"]]
+    assert page.locator(f'[data-passage="{key}"] [data-candidate="{rejected}"]').get_attribute("data-state") == "rejected"
+    assert page.locator(f'[data-passage="{key}"] [data-candidate="{rejected}"]').get_attribute("aria-pressed") == "false"
+    assert page.locator(f'[data-passage="{key2}"] [data-candidate="{accepted}"]').get_attribute("aria-pressed") == "true"
+    assert _focused(page) == [accepted, key2]  # and the place in the essay
+    assert [r.split("@")[0] for r in entry(exhibit, key)["rejected"]] == [rejected]
+    assert accepted in [r.split("@")[0] for r in entry(exhibit, key2)["picks"]]
 
 
 def test_an_edit_made_in_an_editor_is_never_lost(studio, page, exhibit):
@@ -210,7 +209,7 @@ def test_generated_text_is_escaped_and_axe_finds_nothing(studio, page):
     assert not page.errors
 
 
-def test_keyboard_reaches_every_control_and_n_p_move_between_passages(studio, page):
+def test_keyboard_reaches_every_control_and_n_p_move_between_passages(studio, page, exhibit):
     page.goto(studio.url + "essays/alpha/")
     keys = page.evaluate("() => Array.from(document.querySelectorAll('[data-passage]'), s => s.dataset.passage)")
     seen = []
@@ -223,7 +222,25 @@ def test_keyboard_reaches_every_control_and_n_p_move_between_passages(studio, pa
     page.keyboard.press("n")
     page.keyboard.press("n")  # past the last passage: stays there
     assert page.evaluate("() => document.activeElement.closest('[data-passage]').dataset.passage") == keys[-1]
+    page.evaluate("() => sessionStorage.clear()")  # start from the top again, not where the page was left
     page.goto(studio.url + "essays/alpha/")
+    # the same run makes candidates in every passage, with the same ids: a decision lands in its own passage
+    with_samples = page.evaluate("() => Array.from(document.querySelectorAll('[data-passage]'), s => s.dataset.passage).filter(k => document.querySelector(`[data-passage=\"${k}\"] [data-candidate]`))")
+    first, second = with_samples[:2]
+    page.keyboard.press("n")
+    while _focused(page)[1] != second:
+        page.keyboard.press("j")
+    ref, key = _focused(page)
+    assert page.locator(f'[data-passage="{first}"] [data-candidate="{ref}"]').count() == 1
+    before, before_second = entry(exhibit, first), entry(exhibit, second)
+    pressed = page.locator(f'[data-passage="{key}"] [data-candidate="{ref}"]').get_attribute("aria-pressed")
+    flipped = "false" if pressed == "true" else "true"
+    page.keyboard.press("a")
+    page.wait_for_function(f"() => document.querySelector('[data-passage=\"{key}\"] [data-candidate=\"{ref}\"]').getAttribute('aria-pressed') === '{flipped}'")
+    assert entry(exhibit, first) == before and entry(exhibit, second) != before_second
+    assert any(r.startswith(ref) for r in entry(exhibit, second)["picks"]) == (flipped == "true")
+    page.keyboard.press("k")  # back across the passage boundary, in document order
+    assert _focused(page)[1] == first
     page.keyboard.press("Tab")  # leaves the candidate list for the reject button, then on
     assert page.evaluate("() => document.activeElement.tagName") == "BUTTON"
 
@@ -264,11 +281,11 @@ def test_more_samples_without_a_model_says_how_to_get_one(studio, page):
 def test_the_preview_is_the_published_page_rebuilt_after_each_decision(studio, page, exhibit, tmp_path):
     page.goto(studio.url + "essays/alpha/")
     page.keyboard.press("j")
-    ref, _ = _focused(page)
+    ref, key = _focused(page)
     page.keyboard.press("a")
-    page.wait_for_function(f"() => document.querySelector('[data-candidate=\"{ref}\"]').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_function(f"() => document.querySelector('[data-passage=\"{key}\"] [data-candidate=\"{ref}\"]').getAttribute('aria-pressed') === 'true'")
     assert studio.preview.wait(studio.studio.version)
-    text = page.locator(f'[data-candidate="{ref}"] .cand-text').inner_text()
+    text = page.locator(f'[data-passage="{key}"] [data-candidate="{ref}"] .cand-text').inner_text()
     preview = page.context.new_page()
     preview.goto(studio.url + "preview/essays/alpha/")
     assert text in preview.locator("main").inner_text()

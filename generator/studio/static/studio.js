@@ -8,7 +8,7 @@
   const status = document.getElementById("status");
   const help = document.getElementById("help");
   const memory = `studio:${essay}`;
-  let current = null; // the data-candidate of the focused candidate
+  let current = null; // the focused candidate: {key, ref} (a run's ids repeat from passage to passage)
   let queue = Promise.resolve(); // decisions go out one at a time, in the order they were made
 
   const candidates = () => Array.from(root.querySelectorAll("[data-candidate]"));
@@ -21,18 +21,26 @@
     el.tabIndex = 0;
     el.focus({ preventScroll: !scroll });
     if (scroll) el.scrollIntoView({ block: "nearest" });
-    current = el.dataset.candidate;
-    sessionStorage.setItem(memory, current);
+    current = { key: sectionOf(el).dataset.passage, ref: el.dataset.candidate };
+    sessionStorage.setItem(memory, JSON.stringify(current));
   }
 
-  function find(ref) {
-    return candidates().find((c) => c.dataset.candidate === ref) || null;
+  function find(where) {
+    if (!where) return null;
+    return root.querySelector(`[data-passage="${CSS.escape(where.key)}"] [data-candidate="${CSS.escape(where.ref)}"]`);
   }
 
   function move(step) {
     const all = candidates();
     if (!all.length) return;
-    const at = all.findIndex((c) => c.dataset.candidate === current);
+    const active = document.activeElement;
+    if (root.contains(active) && !active.dataset.candidate) {
+      // from a passage's heading (or another control): the nearest candidate that way
+      const after = all.filter((c) => active.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING);
+      const target = step > 0 ? after[0] : all[all.length - after.length - 1];
+      return focusCandidate(target || all[step > 0 ? all.length - 1 : 0]);
+    }
+    const at = all.indexOf(find(current));
     const next = at < 0 ? 0 : Math.min(all.length - 1, Math.max(0, at + step));
     focusCandidate(all[next]);
   }
@@ -60,7 +68,7 @@
 
   function replacePassage(data) {
     const section = root.querySelector(`[data-passage="${CSS.escape(data.passage)}"]`);
-    const keep = section && section.contains(document.activeElement) ? current : null;
+    const keep = section && section.contains(document.activeElement) && current && current.key === data.passage ? current : null;
     if (section) section.innerHTML = data.html;
     updateTotals(data);
     const again = keep && find(keep);
@@ -112,7 +120,7 @@
     if (!el) return;
     const state = el.dataset.state;
     const action = kind === "accept" ? (state === "picked" ? "unpick" : "accept") : (state === "rejected" ? "unpick" : "reject");
-    decide(action, el, current);
+    decide(action, el, current.ref);
   }
 
   async function more(button) {
@@ -150,7 +158,8 @@
     }
     const act = event.target.closest("[data-action]");
     if (act) {
-      if (act.dataset.ref && find(act.dataset.ref)) focusCandidate(find(act.dataset.ref), false);
+      const mate = act.dataset.ref && find({ key: sectionOf(act).dataset.passage, ref: act.dataset.ref });
+      if (mate) focusCandidate(mate, false);
       const action = act.dataset.action === "reject" && act.getAttribute("aria-pressed") === "true" ? "unpick" : act.dataset.action;
       return decide(action, act, act.dataset.ref);
     }
@@ -160,7 +169,7 @@
 
   root.addEventListener("focusin", (event) => {
     const cand = event.target.closest("[data-candidate]");
-    if (cand && cand.dataset.candidate !== current) focusCandidate(cand, false);
+    if (cand && cand !== find(current)) focusCandidate(cand, false);
   });
 
   document.addEventListener("keydown", (event) => {
@@ -186,11 +195,16 @@
     sessionStorage.removeItem(`${memory}:notice`);
     say(notice);
   }
-  const remembered = sessionStorage.getItem(memory);
-  const start = (remembered && find(remembered)) || candidates()[0];
+  let remembered = null;
+  try {
+    remembered = find(JSON.parse(sessionStorage.getItem(memory)));
+  } catch (err) {
+    remembered = null;
+  }
+  const start = remembered || candidates()[0];
   if (start) {
     start.tabIndex = 0;
-    current = start.dataset.candidate;
-    if (remembered && find(remembered)) focusCandidate(start);
+    current = { key: sectionOf(start).dataset.passage, ref: start.dataset.candidate };
+    if (remembered) focusCandidate(start);
   }
 })();
