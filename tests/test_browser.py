@@ -49,7 +49,9 @@ def watch(page):
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    # ERR_ABORTED is the browser cancelling a load because the page moved on (a lazy image still
+    # in flight when the test navigates): never a missing or broken file, which the response shows
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure})") if r.failure != "net::ERR_ABORTED" else None)
     page.on("response", lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
     return problems
 
