@@ -92,3 +92,24 @@ def test_gif_decodes_to_the_shared_palette():
     im = Image.open(io.BytesIO(r.gif))
     colours = {tuple(im.getpalette()[i * 3 : i * 3 + 3]) for i in range(len(gifs.PALETTE))}
     assert colours == set(gifs.PALETTE) and len(gifs.PALETTE) == 7
+
+
+def test_a_deferred_build_names_the_animations_and_draws_them_byte_for_byte_later(site_paths, tmp_path):
+    """The studio's preview builds with defer_animations: the page is the published page,
+    its animations are drawn on request, and a full build into the folder draws them all."""
+    from generator.site.builder import Options
+
+    published = Paths(site_paths.content, tmp_path / "published", site_paths.templates, site_paths.project)
+    build(published)
+    report = build(site_paths, Options(defer_animations=True))
+    assert len(report.pending) == 3 and built_gifs(site_paths.output) == []
+    page = (site_paths.output / "essays" / "alpha" / "index.html").read_text()
+    assert page == (published.output / "essays" / "alpha" / "index.html").read_text()
+    cache = gifs.GifCache(None)
+    for name, (kind, payload) in report.pending.items():
+        f = next((published.output / "essays" / "alpha" / "gifs").glob(f"{name}.gif"))
+        assert cache.draw(kind, payload).gif == f.read_bytes()
+    assert build(site_paths, Options(defer_animations=True)).pending == report.pending  # reused, still pending
+    full = build(site_paths)
+    assert full.pending == {} and full.essays_rendered == 1
+    assert [f.read_bytes() for f in built_gifs(site_paths.output)] == [f.read_bytes() for f in built_gifs(published.output)]

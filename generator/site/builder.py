@@ -46,6 +46,7 @@ class Options:
 
     drafts: bool = False
     base_url: str | None = None
+    defer_animations: bool = False  # the studio's preview: animations drawn when asked for (GifCache's defer)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class BuildReport:
     written: int = 0
     removed: int = 0
     warnings: list[str] = field(default_factory=list)
+    pending: dict[str, list] = field(default_factory=dict)  # deferred animations: name -> [kind, payload]
 
 
 def _file_digest(path: Path) -> str:
@@ -92,8 +94,8 @@ def _summary_from_dict(d: dict):
     )
 
 
-def _render_essay(paths: Paths, config: SiteConfig, env, path: Path):
-    """Parse one essay with its samples and picks; returns (summary, files, warnings)."""
+def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, defer: bool = False):
+    """Parse one essay with its samples and picks; returns (summary, files, warnings, deferred animations)."""
     from ..content.essays import parse_essay
     from ..picks.resolve import verbosify
     from ..picks.store import load_picks
@@ -107,7 +109,8 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path):
     verbosified = verbosify(essay, cache, picks, config.sentence_splitter)
     warnings = ([cache_warning] if cache_warning else []) + pick_warnings + [str(s) for s in verbosified.stale]
     files: dict[str, bytes] = {}
-    animations = _animations(paths, config, verbosified, files) if config.gifs else {"passages": {}, "overview": None}
+    pending: dict[str, list] = {}
+    animations = _animations(paths, config, verbosified, files, pending, defer) if config.gifs else {"passages": {}, "overview": None}
     files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations)
     overview = animations["overview"]
     summary = EssaySummary(
@@ -121,14 +124,15 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path):
         overview=f"essays/{slug}/gifs/{overview.name}" if overview else "",
         draft=essay.draft,
     )
-    return summary, files, warnings
+    return summary, files, warnings, pending
 
 
-def _animations(paths: Paths, config: SiteConfig, verbosified, files: dict[str, bytes]) -> dict:
-    """Render (or fetch from the GIF cache) the passage and overview animations into ``files``."""
+def _animations(paths: Paths, config: SiteConfig, verbosified, files: dict[str, bytes], pending: dict[str, list], defer: bool) -> dict:
+    """Render (or fetch from the GIF cache) the passage and overview animations into ``files``;
+    with ``defer``, those not in the cache go into ``pending`` instead of being drawn."""
     from .gifs import GifCache
 
-    cache = GifCache(writer.gif_cache_dir(paths.output.resolve()))
+    cache = GifCache(writer.gif_cache_dir(paths.output.resolve()), defer=defer)
     slug = verbosified.essay.slug
     out: dict = {"passages": {}, "overview": None}
     rows = []
@@ -138,13 +142,16 @@ def _animations(paths: Paths, config: SiteConfig, verbosified, files: dict[str, 
         if vp.insertions:
             r = cache.passage(passage.text, [i.text for i in vp.insertions], passage.words)
             out["passages"][passage.index] = r
-            files[f"essays/{slug}/gifs/{r.name}.gif"] = r.gif
-            files[f"essays/{slug}/gifs/{r.name}.png"] = r.png
+            if r.name not in cache.pending:
+                files[f"essays/{slug}/gifs/{r.name}.gif"] = r.gif
+                files[f"essays/{slug}/gifs/{r.name}.png"] = r.png
     if any(added for _, added in rows):
         r = cache.overview(verbosified.essay.title, rows)
         out["overview"] = r
-        files[f"essays/{slug}/gifs/{r.name}.gif"] = r.gif
-        files[f"essays/{slug}/gifs/{r.name}.png"] = r.png
+        if r.name not in cache.pending:
+            files[f"essays/{slug}/gifs/{r.name}.gif"] = r.gif
+            files[f"essays/{slug}/gifs/{r.name}.png"] = r.png
+    pending.update(cache.pending)
     return out
 
 
@@ -173,14 +180,14 @@ def _environment(templates: Path):
     return _worker_env
 
 
-def _render_job(job: tuple[Paths, SiteConfig, Path]):
+def _render_job(job: tuple[Paths, SiteConfig, Path, bool]):
     """One essay, with this process's warm Jinja environment."""
-    paths, config, path = job
+    paths, config, path, defer = job
     _warm(paths.templates, config)
-    return _render_essay(paths, config, _worker_env, path)
+    return _render_essay(paths, config, _worker_env, path, defer)
 
 
-def _render_all(paths: Paths, config: SiteConfig, todo: list[Path]) -> list:
+def _render_all(paths: Paths, config: SiteConfig, todo: list[Path], defer: bool = False) -> list:
     """Parse and render essays, on every core when there are enough of them.
 
     The workers are forked before anything heavy is imported and warm up
@@ -189,7 +196,7 @@ def _render_all(paths: Paths, config: SiteConfig, todo: list[Path]) -> list:
     back in input order, so the build stays deterministic.
     """
     workers = min(len(todo) // PER_WORKER, os.cpu_count() or 1)
-    jobs = [(paths, config, p) for p in todo]
+    jobs = [(paths, config, p, defer) for p in todo]
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [_render_job(job) for job in jobs]
     with multiprocessing.get_context("fork").Pool(workers, initializer=_warm, initargs=(paths.templates, config)) as pool:
@@ -264,10 +271,12 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
         path, slug = header.path, header.slug
         fp = digest("|".join([base, path.name, _file_digest(path), _file_digest(layout.samples(slug)), _file_digest(layout.picks(slug))]))
         prev = old_essays.get(slug)
-        if prev and prev.get("fp") == fp and all((out / f).is_file() for f in prev["files"]):
+        drawn = options.defer_animations or not prev or not prev.get("pending")  # a full build draws what a preview left
+        if prev and prev.get("fp") == fp and drawn and all((out / f).is_file() for f in prev["files"]):
             summaries.append(_summary_from_dict(prev["summary"]))
             keep.update(prev["files"])
             report.warnings += prev["warnings"]
+            report.pending.update(prev.get("pending", {}))
             new_essays[slug] = prev
             report.essays_reused += 1
             continue
@@ -276,16 +285,19 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
         new_essays[slug] = {}
 
     if todo:
-        results = iter(_render_all(paths, config, [p for p, _, _ in todo]))
+        results = iter(_render_all(paths, config, [p for p, _, _ in todo], options.defer_animations))
         fps = {slug: fp for _, slug, fp in todo}
         for i, s in enumerate(summaries):
             if s is not None:
                 continue
-            summary, essay_out, warnings = next(results)
+            summary, essay_out, warnings, pending = next(results)
             summaries[i] = summary
             files.update(essay_out)
             report.warnings += warnings
+            report.pending.update(pending)
             new_essays[summary.slug] = {"fp": fps[summary.slug], "files": sorted(essay_out), "summary": _summary_to_dict(summary), "warnings": warnings}
+            if pending:
+                new_essays[summary.slug]["pending"] = pending
             report.essays_rendered += 1
 
     explore_files = layout.explore_files()

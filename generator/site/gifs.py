@@ -240,12 +240,19 @@ class Render:
 
 
 class GifCache:
-    """Rendered GIF/PNG pairs on disk, keyed by a hash of what they show."""
+    """Rendered GIF/PNG pairs on disk, keyed by a hash of what they show.
 
-    def __init__(self, folder: Path | None):
+    With ``defer``, an animation that is not in the cache yet is not drawn: its
+    name (the hash) is returned at once with empty bytes, and what to draw is kept
+    in ``pending`` (name -> kind and payload, plain JSON) for ``draw`` later. The
+    studio's preview builds so, and draws an animation when the preview asks for it."""
+
+    def __init__(self, folder: Path | None, *, defer: bool = False):
         self.folder = folder
+        self.defer = defer
+        self.pending: dict[str, list] = {}
 
-    def get(self, kind: str, payload: dict, draw) -> Render:
+    def get(self, kind: str, payload: dict) -> Render:
         global renders
         key = digest(json.dumps([RENDERER_VERSION, kind, payload, PALETTE, font_path().rsplit("/", 1)[-1]], sort_keys=True), 16)
         size = PASSAGE_SIZE if kind == "passage" else OVERVIEW_SIZE
@@ -253,7 +260,13 @@ class GifCache:
             gif, png = self.folder / f"{key}.gif", self.folder / f"{key}.png"
             if gif.is_file() and png.is_file():
                 return Render(key, gif.read_bytes(), png.read_bytes(), *size)
-        frames, durations = draw()
+        if self.defer:
+            self.pending[key] = [kind, json.loads(json.dumps(payload))]  # as the build's manifest keeps it
+            return Render(key, b"", b"", *size)
+        if kind == "passage":
+            frames, durations = passage_frames(payload["original"], payload["inserted"], payload["words"])
+        else:
+            frames, durations = overview_frames(payload["title"], [tuple(r) for r in payload["rows"]])
         render = Render(key, _encode_gif(frames, durations, optimize=kind == "overview"), _png(frames[-1]), *size)
         renders += 1
         if self.folder:
@@ -261,9 +274,12 @@ class GifCache:
             atomic_write_bytes(self.folder / f"{key}.png", render.png, durable=False)
         return render
 
+    def draw(self, kind: str, payload: dict) -> Render:
+        """A deferred animation, drawn now (and cached)."""
+        return GifCache(self.folder).get(kind, payload)
+
     def passage(self, original: str, inserted: list[str], base_words: int) -> Render:
-        payload = {"original": original, "inserted": inserted, "words": base_words}
-        return self.get("passage", payload, lambda: passage_frames(original, inserted, base_words))
+        return self.get("passage", {"original": original, "inserted": inserted, "words": base_words})
 
     def overview(self, title: str, rows: list[tuple[int, int]]) -> Render:
-        return self.get("overview", {"title": title, "rows": rows}, lambda: overview_frames(title, rows))
+        return self.get("overview", {"title": title, "rows": rows})

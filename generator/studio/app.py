@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 import jinja2
-from flask import Flask, abort, jsonify, render_template, request, send_file
+from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 
 from ..config import generation_problem
 from ..errors import InputError
@@ -176,9 +176,12 @@ def create_app(studio: Studio, engine: Engine, preview: Preview, *, token: str, 
     @app.get("/preview/<path:sub>")
     def preview_file(sub: str):
         path = preview.file(sub)
-        if path is None:
+        if path is not None:
+            return send_file(path, max_age=0)
+        drawn = preview.animation(sub)
+        if drawn is None:
             abort(404)
-        return send_file(path, max_age=0)
+        return Response(drawn, mimetype="image/gif" if sub.endswith(".gif") else "image/png", headers={"Cache-Control": "no-cache"})
 
     return app
 

@@ -3,20 +3,27 @@ the site's own incremental build after every decision, in a folder of its own.
 
 Rebuilds run on one thread: decisions made while one runs are folded into the
 next, so a burst of key presses costs at most one build after the last of them.
+The build defers the animations it would have to draw (most of a rebuild's
+time): the page names them as the published page does, and each is drawn, byte
+for byte what `python build.py` writes, when the preview first asks for it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
 
 from ..errors import InputError
 from ..site.builder import Options, Paths, build
+from ..site.gifs import GifCache
+from ..site.writer import gif_cache_dir
 
 log = logging.getLogger(__name__)
+_ANIMATION = re.compile(r"essays/[a-z0-9-]+/gifs/([0-9a-f]{16})\.(gif|png)")
 
 
 class Preview:
@@ -27,14 +34,16 @@ class Preview:
         self.error: str | None = None
         self._wanted = 0
         self._files: dict[str, Path] = {}
+        self._pending: dict[str, list] = {}  # animations the preview names but has not drawn
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def rebuild_now(self, version: int) -> None:
         """Build at once, on the calling thread (at start-up)."""
         start = time.perf_counter()
+        pending = self._pending
         try:
-            build(self.paths, Options(drafts=True))
+            pending = build(self.paths, Options(drafts=True, defer_animations=True)).pending
             self.error = None
         except InputError as exc:
             self.error = f"the preview could not be built: {exc}"
@@ -42,7 +51,7 @@ class Preview:
         self.seconds = time.perf_counter() - start
         files = self._scan()
         with self._cond:
-            self._files, self.built = files, max(self.built, version)
+            self._files, self._pending, self.built = files, pending, max(self.built, version)
             self._cond.notify_all()
 
     def request(self, version: int) -> None:
@@ -82,3 +91,12 @@ class Preview:
 
     def file(self, url_path: str) -> Path | None:
         return self._files.get(url_path)
+
+    def animation(self, url_path: str) -> bytes | None:
+        """A deferred animation the preview's pages name, drawn now (then cached); None for any other path."""
+        m = _ANIMATION.fullmatch(url_path)
+        what = self._pending.get(m.group(1)) if m else None
+        if what is None:
+            return None
+        render = GifCache(gif_cache_dir(self.paths.output.resolve())).draw(*what)
+        return render.gif if m.group(2) == "gif" else render.png
