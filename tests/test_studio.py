@@ -299,6 +299,19 @@ def test_the_preview_is_the_published_page_rebuilt_after_each_decision(studio, p
             body = f.read_text()
             assert "studio" not in body.lower() and "data-candidate" not in body and studio.token not in body, f
     assert not (out / "preview").exists() and not (out / "static" / "studio.js").exists()
+    # the preview's page is the published page, and its animations, drawn when asked for, the published bytes
+    import re
+
+    html = urllib.request.urlopen(studio.url + "preview/essays/alpha/").read().decode()
+    assert html == (out / "essays" / "alpha" / "index.html").read_text()
+    names = set(re.findall(r"gifs/([0-9a-f]{16})\.gif", html))
+    assert names and studio.preview.pending  # at least one was left to draw
+    for name in names:
+        with urllib.request.urlopen(studio.url + f"preview/essays/alpha/gifs/{name}.gif") as r:
+            assert r.headers["Content-Type"] == "image/gif"
+            assert r.read() == (out / "essays" / "alpha" / "gifs" / f"{name}.gif").read_bytes()
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(studio.url + "preview/essays/alpha/gifs/" + "0" * 16 + ".gif")
 
 
 def test_more_samples_runs_the_engine_in_a_worker_and_appends_a_run(browser, exhibit, tmp_path, models):

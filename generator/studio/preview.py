@@ -92,6 +92,11 @@ class Preview:
     def file(self, url_path: str) -> Path | None:
         return self._files.get(url_path)
 
+    @property
+    def pending(self) -> list[str]:
+        """The names of the animations the preview's pages name and it has not drawn yet."""
+        return list(self._pending)
+
     def animation(self, url_path: str) -> bytes | None:
         """A deferred animation the preview's pages name, drawn now (then cached); None for any other path."""
         m = _ANIMATION.fullmatch(url_path)
