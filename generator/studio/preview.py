@@ -37,6 +37,7 @@ class Preview:
         self._pending: dict[str, list] = {}  # animations the preview names but has not drawn
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._stop = False
 
     def rebuild_now(self, version: int) -> None:
         """Build at once, on the calling thread (at start-up)."""
@@ -70,9 +71,19 @@ class Preview:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._wanted > self.built)
+                self._cond.wait_for(lambda: self._wanted > self.built or self._stop)
+                if self._stop:
+                    return
                 version = self._wanted
             self.rebuild_now(version)
+
+    def close(self) -> None:
+        """Let a build under way finish, then stop (the studio is shutting down)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
 
     def _scan(self) -> dict[str, Path]:
         """Every file of the preview by its URL path: the only paths ever served."""

@@ -58,6 +58,7 @@ class Running:
 
     def close(self) -> None:
         self.server.server_close()
+        self.preview.close()
         self.engine.close()
 
 
