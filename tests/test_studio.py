@@ -324,7 +324,11 @@ def test_more_samples_runs_the_engine_in_a_worker_and_appends_a_run(browser, exh
         section = pg.locator("[data-passage]").first
         key = section.get_attribute("data-passage")
         runs_before = section.locator(".run").count()
+        pg.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        assert axe_violations(pg) == []  # the more-samples controls too
         section.get_by_role("button", name="More samples").click()
+        # progress while it works: the worker starts and loads TensorFlow and the model first
+        pg.wait_for_function(f"() => /loading tiny/.test(document.querySelector('[data-passage=\"{key}\"] .job').textContent)", timeout=60_000)
         pg.wait_for_function(f"n => document.querySelectorAll('[data-passage=\"{key}\"] .run').length > n", arg=runs_before, timeout=180_000)
         assert "New run" in section.locator(".job").inner_text()
         cache, problems = parse_cache((exhibit / "samples" / "beta.json").read_text(), "beta")
@@ -390,3 +394,22 @@ def test_more_samples_climbs_the_escalation_ladder_then_draws_new_batches():
         entry.add(Run("m", "sha256:x", "fast", p, ("a sample",)))
     assert seen == [(30, 0.8), (40, 0.8), (80, 0.9), (80, 0.9), (80, 0.9)]
     assert len({r.params.seed for r in entry.runs}) == 5  # each batch a seed of its own
+
+
+def test_the_command_serves_the_studio_and_stops_cleanly(exhibit, tmp_path):
+    import re
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "build.py", "studio", "--content", str(exhibit), "--preview", str(tmp_path / "preview"),
+                             "--models-dir", str(tmp_path), "--port", "0"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not (url := re.search(r"http://127\.0\.0\.1:\d+/", lines[-1] if lines else "")):
+            lines.append(proc.stderr.readline())
+            assert lines[-1], lines  # the studio stopped before it said where it is
+        with urllib.request.urlopen(url.group(0) + "essays/alpha/") as r:
+            page = r.read().decode()
+        assert r.status == 200 and 'name="studio-token"' in page and "data-candidate=" in page
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
