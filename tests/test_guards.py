@@ -70,6 +70,23 @@ def test_clean_toward_a_dangerous_folder_is_refused(exhibit, name, no_destructio
     assert "refusing" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["root", "home", "project", "content", "parent-of-project"])
+def test_the_studio_refuses_a_dangerous_preview_folder_before_building(exhibit, tmp_path, name, no_destruction, monkeypatch):
+    """The studio's preview is a build folder too: its own guard stops it before the first build."""
+    pytest.importorskip("flask")
+    from generator.studio import preview
+    from generator.studio.serve import StudioOptions, open_studio
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the preview was built")
+
+    monkeypatch.setattr(preview, "build", no_build)
+    options = StudioOptions(content=exhibit, models_dir=tmp_path, model=None, ratio=2.0, preview=DANGEROUS[name](exhibit),
+                            templates=ROOT / "site_templates", project=ROOT, port=0)
+    with pytest.raises(InputError, match="refusing"):
+        open_studio(options)
+
+
 def test_clean_removes_an_ordinary_output(exhibit, tmp_path):
     out = tmp_path / "site"
     assert run_cli("--content", str(exhibit), "--output", str(out), "-q") == 0

@@ -365,21 +365,6 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "gpt_2_
     assert out.stdout.strip() == "[]"
 
 
-def test_the_preview_folder_is_guarded_like_the_output_folder(exhibit, tmp_path, monkeypatch):
-    from generator.errors import InputError
-    from generator.site import writer
-    from generator.studio.serve import StudioOptions, open_studio
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a destructive step ran")
-
-    monkeypatch.setattr(writer, "apply", refuse)
-    monkeypatch.setattr(writer, "clean", refuse)
-    for folder in [ROOT, ROOT.parent, exhibit]:
-        with pytest.raises(InputError):
-            open_studio(StudioOptions(content=exhibit, models_dir=tmp_path, model=None, ratio=2.0, preview=folder,
-                                      templates=ROOT / "site_templates", project=ROOT, port=0))
-
 
 def test_more_samples_climbs_the_escalation_ladder_then_draws_new_batches():
     from generator.samples.cache import Params, PassageSamples, Run
