@@ -89,8 +89,6 @@ def serve(options: StudioOptions) -> None:
     running = open_studio(options)
     log.warning("the studio is at %s for %d essay(s) (Ctrl-C to stop)", running.url, len(running.studio.headers()))
     try:
-        running.server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        running.server.serve_forever()  # werkzeug's server stops quietly on Ctrl-C
     finally:
         running.close()
