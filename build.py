@@ -36,6 +36,11 @@ def _loudness(p: argparse.ArgumentParser) -> None:
     loud.add_argument("-q", "--quiet", action="store_true", help="only errors, no progress bar")
 
 
+def _server_options(p: argparse.ArgumentParser, port: int) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=port, help="port (default: %(default)s; 0 picks a free one)")
+
+
 def _site_options(p: argparse.ArgumentParser) -> None:
     _content_option(p)
     p.add_argument("--output", type=Path, default=PROJECT / "output", help="output folder (default: %(default)s)")
@@ -315,8 +320,7 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("serve", help="build, serve output/ and rebuild on change", description="Build, serve output/ over HTTP and rebuild when content/ or site_templates/ change.")
     _site_options(s)
-    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    s.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    _server_options(s, 8000)
     s.set_defaults(func=cmd_serve)
     c = sub.add_parser("clean", help="remove output/ and its build cache", description="Remove output/ and its build cache.")
     _site_options(c)
@@ -431,8 +435,7 @@ def parser() -> argparse.ArgumentParser:
         "more samples come from the engine in a worker process, and the preview is the essay page as it will be published.",
     )
     _model_options(sd)
-    sd.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    sd.add_argument("--port", type=int, default=8001, help="port (default: %(default)s; 0 picks a free one)")
+    _server_options(sd, 8001)
     sd.add_argument("--model", help="model folder name under --models-dir for more samples (default: site.toml's)")
     sd.add_argument("--ratio", type=float, default=2.0, help="the target length, times the original (default: %(default)s)")
     sd.add_argument("--preview", type=Path, default=PROJECT / ".vsr-studio" / "preview", help="where the preview site is built (default: %(default)s)")

@@ -34,6 +34,22 @@ def run_cli(*args: str) -> int:
     return build.main(list(args))
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium package is needed (.ci/run installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
 @pytest.fixture(scope="session")
 def models(tmp_path_factory) -> Path:
     """models/tiny: a 2-layer GPT-2 (n_ctx 1024) trained for a few seconds on the fixture essays."""

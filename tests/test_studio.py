@@ -16,20 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_browser import ARGS, CHROMIUM
 from tests.test_web_checkers import AXE, axe_violations
 
 pytest.importorskip("flask")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _open(exhibit: Path, tmp_path: Path, models_dir: Path | None = None, model: str | None = None):
@@ -84,11 +75,6 @@ def _ratio(pg) -> str:
 def _focused(pg) -> tuple[str, str]:
     """The focused candidate's id and the key of its passage."""
     return pg.evaluate("() => [document.activeElement.dataset.candidate, document.activeElement.closest('[data-passage]').dataset.passage]")
-
-
-def _wait_saved(pg, studio, version: int) -> None:
-    pg.wait_for_function(f"() => !document.querySelector('#status').textContent.includes('…')")
-    studio.preview.wait(version)
 
 
 def test_keyboard_accept_changes_ratio_and_the_picks_file_and_undo_takes_it_back(studio, page, exhibit):

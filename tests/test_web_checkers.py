@@ -15,7 +15,7 @@ import pytest
 
 from generator.site.builder import Paths, build
 from tests.conftest import ROOT
-from tests.test_browser import ARGS, CHROMIUM, SUBPATH, _QuietHandler, watch
+from tests.test_browser import SUBPATH, _QuietHandler, watch
 
 WEB = ROOT / "tests" / "web" / "node_modules"
 VNU = WEB / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -43,14 +43,6 @@ def pages(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix().removesuffix("index.html") for p in folder.rglob("*.html"))
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize("which", ["real", "fixture"])

@@ -20,7 +20,7 @@ from flask import Flask, Response, abort, jsonify, render_template, request, sen
 from ..config import generation_problem
 from ..errors import InputError
 from ..site.render import show_controls
-from .jobs import Engine
+from .jobs import EngineWorker
 from .preview import Preview
 from .session import Studio, StudioError
 from .views import passage_view, totals
@@ -36,7 +36,7 @@ class _Flask(Flask):
                      "trim_blocks": True, "lstrip_blocks": True}
 
 
-def create_app(studio: Studio, engine: Engine, preview: Preview, *, token: str, hosts: set[str], site_static: Path) -> Flask:
+def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token: str, hosts: set[str], site_static: Path) -> Flask:
     app = _Flask(__name__, template_folder=str(HERE / "templates"), static_folder=None)
     static = {"style.css": site_static / "style.css", "favicon.svg": site_static / "favicon.svg",
               "studio.css": HERE / "static" / "studio.css", "studio.js": HERE / "static" / "studio.js"}

@@ -51,12 +51,12 @@ class Job:
                 "seconds": round(end - self.started, 1), **self.result}
 
 
-class Engine:
-    """The worker process and the jobs sent to it."""
+class EngineWorker:
+    """The worker process and the jobs sent to it. The worker writes the cache itself;
+    the studio sees the new run on its next look (the file's signature changed)."""
 
-    def __init__(self, request: Request, *, on_done=None):
+    def __init__(self, request: Request):
         self.request = request
-        self.on_done = on_done  # called with the finished job (the studio re-reads the cache)
         self._proc: subprocess.Popen | None = None
         self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
@@ -129,8 +129,6 @@ class Engine:
                 job.finished = time.monotonic()
                 if job.stage == "done":
                     job.message = f"{report.get('samples', 0)} samples, {report.get('usable', 0)} usable, in {report.get('seconds', 0):.1f} s"
-                    if self.on_done:
-                        self.on_done(job)
         code = proc.wait()
         with self._lock:
             for job in self._jobs.values():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..site.builder import Paths
 from .app import create_app
-from .jobs import Engine
+from .jobs import EngineWorker
 from .preview import Preview
 from .session import Studio
 
@@ -47,7 +47,7 @@ class Running:
 
     server: object  # werkzeug's BaseWSGIServer
     studio: Studio
-    engine: Engine
+    engine: EngineWorker
     preview: Preview
     token: str
 
@@ -72,8 +72,7 @@ def open_studio(options: StudioOptions) -> Running:
 
     check_output_dir(options.preview, project=options.project, protected=[options.content, options.templates, PACKAGE])
     studio = Studio(options.content, ratio=options.ratio)
-    engine = Engine(request_from(studio.config, options.models_dir, model=options.model),
-                    on_done=lambda job: studio.samples_changed(job.slug))
+    engine = EngineWorker(request_from(studio.config, options.models_dir, model=options.model))
     preview = Preview(Paths(content=options.content, output=options.preview, templates=options.templates, project=options.project))
     preview.rebuild_now(studio.version)
     token = secrets.token_urlsafe(32)

@@ -250,11 +250,3 @@ class Studio:
         s.picks, s.picks_text = picks, _read(path)
         self.version += 1
 
-    # -- more samples ----------------------------------------------------------
-
-    def samples_changed(self, slug: str) -> None:
-        """A worker appended a run to the essay's cache: read it on the next look."""
-        with self.lock:
-            if slug in self._states:
-                self._states[slug].cache_sig = ()
-
