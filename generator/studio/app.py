@@ -28,7 +28,7 @@ from .views import passage_view, totals
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 TOKEN_HEADER = "X-Studio-Token"
-OWN_PARAMS = {"temperature": float, "top_k": int, "seed": int, "length": int}
+OWN_PARAMS = {"temperature": float, "top_k": int, "seed": int, "length": int, "samples": int}  # "more samples" in the page
 
 
 class _Flask(Flask):
@@ -130,7 +130,9 @@ def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token:
         s = studio.essay(slug)
         key = text(data, "passage")
         s.passage(key)
-        params = engine.next_params(s.cache.for_passage(key)) if not engine.missing() else None
+        missing = engine.missing()
+        if missing:
+            raise StudioError(missing)
         own = {}
         for name, kind in OWN_PARAMS.items():
             value = data.get(name)
@@ -140,16 +142,12 @@ def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token:
                 own[name] = kind(value)
             except (TypeError, ValueError):
                 raise StudioError(f"'{name}' must be a number, got {value!r}") from None
-        samples = data.get("samples") or engine.request.samples
-        if not isinstance(samples, int) and not (isinstance(samples, str) and samples.isdigit()):
-            raise StudioError(f"'samples' must be a whole number, got {samples!r}")
-        problem = generation_problem({**own, "samples": int(samples)})
+        samples = own.pop("samples", engine.request.samples)
+        problem = generation_problem({**own, "samples": samples})
         if problem:
             raise StudioError(f"{problem[0]} {problem[1]}")
-        if params is None:
-            raise StudioError(engine.missing())
-        params = dataclasses.replace(params, **own)
-        job = engine.submit(slug, key, params, int(samples), essay_path=s.header.path,
+        params = dataclasses.replace(engine.next_params(s.cache.for_passage(key)), **own)
+        job = engine.submit(slug, key, params, samples, essay_path=s.header.path,
                             cache_path=studio.layout.samples(s.slug), site_toml=studio.layout.site_toml)
         return jsonify(job.as_dict())
 
