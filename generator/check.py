@@ -3,7 +3,9 @@
 Errors are what would stop the build or publish something broken (a bad
 site.toml or meta-data header, two essays with one slug, a sample cache or
 picks file that cannot be read, a link or image that points at nothing);
-warnings are what the build shows anyway (stale picks, a malformed pick).
+warnings are what the build shows anyway (stale picks, a malformed pick);
+notes say which cached runs would not be made again here, and why (their
+model is not here, or they were made on another platform).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Problem:
     path: Path | None = None
     line: int | None = None
     error: bool = True
+    note: bool = False  # provenance: neither wrong nor a risk to the site
 
     def __str__(self) -> str:
         return str(InputError(self.path, self.message, self.line))
@@ -67,10 +70,11 @@ def broken_links(essay: Essay, urls: set[str]) -> list[Problem]:
     return out
 
 
-def _essay_files(layout: ContentLayout, config: SiteConfig, problems: list[Problem]) -> list[Essay]:
+def _essay_files(layout: ContentLayout, config: SiteConfig, problems: list[Problem], models: Path | None) -> list[Essay]:
     from .picks.resolve import verbosify
     from .picks.store import load_picks
     from .samples.cache import load_cache
+    from .samples.provenance import provenance_notes
 
     essays = []
     for path in layout.essay_paths():
@@ -87,6 +91,8 @@ def _essay_files(layout: ContentLayout, config: SiteConfig, problems: list[Probl
         cache, warning = load_cache(layout.samples(essay.slug), essay.slug)
         if warning:
             problems.append(Problem(warning))
+        if models is not None:
+            problems += [Problem(n, error=False, note=True) for n in provenance_notes(layout.samples(essay.slug), cache, models)]
         picks, warnings = load_picks(layout.picks(essay.slug), essay.slug)
         for w in warnings:
             problems.append(Problem(w, error="unreadable" in w))
@@ -95,14 +101,15 @@ def _essay_files(layout: ContentLayout, config: SiteConfig, problems: list[Probl
     return essays
 
 
-def check(layout: ContentLayout, *, templates: Path) -> list[Problem]:
+def check(layout: ContentLayout, *, templates: Path, models: Path | None = None) -> list[Problem]:
+    """Every problem, in order; with ``models`` (the models folder), provenance notes too."""
     problems: list[Problem] = []
     try:
         config = load_config(layout.site_toml)
     except InputError as exc:
         problems.append(Problem.of(exc))
         config = SiteConfig()
-    essays = _essay_files(layout, config, problems)
+    essays = _essay_files(layout, config, problems, models)
     urls = site_urls(essays, templates)
     for essay in essays:
         problems += broken_links(essay, urls)

@@ -7,6 +7,7 @@ line, because a typo in a config file should never be silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -78,12 +79,16 @@ _SPLITTERS = ("builtin", "nltk-data")
 _RECIPES = ("fast", "seed")
 TRAIN_ON = ("passage", "window")
 MAX_LENGTH = 1023  # gpt-2-simple's largest sample; the passage's own tokens come off it too (checked per passage)
+MAX_SAMPLES = 1000  # one batch: more would not fit in memory on any model worth sampling
+MAX_SEED = 2**31 - 1  # the stateless sampler's seeds are 32-bit
+
 _RANGES = {
-    "temperature": (lambda v: v > 0, "must be greater than 0"),
+    "temperature": (lambda v: 0 < v < math.inf, "must be greater than 0 (and finite)"),
     "top_k": (lambda v: v >= 0, "must be 0 (no limit) or more"),
-    "samples": (lambda v: v >= 1, "must be at least 1"),
+    "samples": (lambda v: 1 <= v <= MAX_SAMPLES, f"must be between 1 and {MAX_SAMPLES}"),
     "length": (lambda v: 1 <= v <= MAX_LENGTH, f"must be between 1 and {MAX_LENGTH} tokens (minus the passage's own)"),
-    "learning_rate": (lambda v: v > 0, "must be greater than 0"),
+    "seed": (lambda v: 0 <= v <= MAX_SEED, f"must be between 0 and {MAX_SEED}"),
+    "learning_rate": (lambda v: 0 < v < math.inf, "must be greater than 0 (and finite)"),
     "finetune_steps": (lambda v: v >= 0, "must be 0 or more"),
     "recipe": (lambda v: v in _RECIPES, f"must be one of {', '.join(_RECIPES)}"),
     "train_on": (lambda v: v in TRAIN_ON, f"must be one of {', '.join(TRAIN_ON)}"),

@@ -13,7 +13,8 @@ from generator.picks.auto import auto_pick
 from generator.picks.candidates import PickRef
 from generator.picks.resolve import verbosify
 from generator.picks.store import PassagePicks, Picks, dump_picks, parse_picks
-from generator.samples.cache import Params, PassageSamples, Run, SampleCache, save_cache
+from generator.fsutil import atomic_write_text
+from generator.samples.cache import Params, PassageSamples, Run, SampleCache, dump_cache
 from tests.conftest import run_cli
 
 ESSAY = """Title: Dust
@@ -53,7 +54,7 @@ def content(tmp_path) -> Path:
             " Then it",
         )
         cache.passages[passage.key] = PassageSamples(passage.text, [Run("fixture", "hand-written", "fast", PARAMS, samples)])
-    save_cache(root / "samples" / "dust.json", cache)
+    atomic_write_text(root / "samples" / "dust.json", dump_cache(cache))
     return root
 
 

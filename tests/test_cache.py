@@ -4,7 +4,10 @@ import os
 import pytest
 
 from generator.samples import cache as cache_mod
-from generator.samples.cache import Params, PassageSamples, Run, SampleCache, load_cache, save_cache
+from generator.fsutil import atomic_write_text
+from generator.samples.cache import Params, PassageSamples, Run, SampleCache, dump_cache, load_cache, parse_cache
+from generator.transactions import update_samples
+from tests.conftest import ROOT
 
 PARAMS = Params(temperature=0.8, top_k=30, length=100, seed=7, finetune_steps=1, learning_rate=1e-4)
 
@@ -14,6 +17,10 @@ def sample_cache() -> SampleCache:
     c.passages["bbb"] = PassageSamples("Second passage.", [Run("m", "fp1", "fast", PARAMS, (" One.", " Two"), ("", "loop"))])
     c.passages["aaa"] = PassageSamples("First passage ünïcode.", [Run("m", "fp1", "seed", PARAMS, (" Three.",))])
     return c
+
+
+def save_cache(path, cache: SampleCache) -> None:
+    atomic_write_text(path, dump_cache(cache))
 
 
 def test_round_trip(tmp_path):
@@ -37,18 +44,58 @@ def test_stable_sorted_formatting(tmp_path):
     assert "ünïcode" in first.decode("utf-8")
 
 
-def test_run_id_depends_on_parameters_only():
+def test_run_id_depends_on_parameters_and_sample_count():
     a = Run("m", "fp", "fast", PARAMS, ("x",))
-    b = Run("m", "fp", "fast", PARAMS, ("y", "z"))
-    c = Run("m", "fp", "fast", Params(**{**PARAMS.__dict__, "top_k": 40}), ("x",))
-    assert a.id == b.id != c.id
+    b = Run("m", "fp", "fast", PARAMS, ("y",))
+    c = Run("m", "fp", "fast", PARAMS, ("y", "z"))
+    d = Run("m", "fp", "fast", Params(**{**PARAMS.__dict__, "top_k": 40}), ("x",))
+    assert a.id == b.id and len({a.id, c.id, d.id}) == 3  # the draws differ with the batch size
 
 
-def test_adding_a_run_with_the_same_id_replaces_it():
+def test_every_committed_run_keeps_its_id():
+    """Ids made before the sample count joined them stay valid: a 10-sample run's id is computed
+    as it always was, and any other id is kept as the cache wrote it."""
+    for path in sorted((ROOT / "content" / "samples").rglob("*.json")):
+        data = json.loads(path.read_text())
+        cache, problems = parse_cache(path.read_text(), path.stem)
+        assert problems == []
+        for key, entry in data["passages"].items():
+            assert [r.id for r in cache.passages[key].runs] == [r["id"] for r in entry["runs"]]
+            for run in cache.passages[key].runs:
+                if len(run.samples) == 10:
+                    assert run.stored_id == "", (path, run.id)
+
+
+def test_runs_are_appended_never_replaced():
+    entry = PassageSamples("t")
+    old, new = entry.add(Run("m", "fp", "fast", PARAMS, ("old",)))
+    assert new
+    again, new = entry.add(Run("another-name", "fp", "fast", PARAMS, ("old",)))  # the same run: found, not added
+    assert not new and again is old
+    other, new = entry.add(Run("m", "fp", "fast", PARAMS, ("new",)))  # the same id, other samples: beside it
+    assert new and other.id != old.id and [r.samples for r in entry.runs] == [("old",), ("new",)]
+    third, _ = entry.add(Run("m", "fp", "fast", PARAMS, ("third",)))
+    assert len({old.id, other.id, third.id}) == 3
+    assert entry.run(old.id).samples == ("old",) and entry.run(other.id).samples == ("new",)
+
+
+def test_the_ids_a_cache_holds_survive_a_round_trip(tmp_path):
     entry = PassageSamples("t")
     entry.add(Run("m", "fp", "fast", PARAMS, ("old",)))
-    entry.add(Run("m", "fp", "fast", PARAMS, ("new",)))
-    assert [r.samples for r in entry.runs] == [("new",)]
+    made, _ = entry.add(Run("m", "fp", "fast", PARAMS, ("new",)))
+    cache = SampleCache("e", {"k": entry})
+    loaded, problems = parse_cache(dump_cache(cache), "e")
+    assert problems == [] and [r.id for r in loaded.passages["k"].runs] == [r.id for r in entry.runs]
+    assert loaded.passages["k"].run(made.id).samples == ("new",)
+
+
+def test_two_runs_with_one_id_are_a_malformed_entry():
+    text = dump_cache(sample_cache())
+    data = json.loads(text)
+    runs = data["passages"]["bbb"]["runs"]
+    runs.append({**runs[0], "samples": [" Other."], "flags": [""]})
+    _, problems = parse_cache(json.dumps(data), "e")
+    assert problems and "share the id" in problems[0]
 
 
 def test_write_is_atomic(tmp_path, monkeypatch):
@@ -60,12 +107,10 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         raise OSError("disk on fire")
 
     monkeypatch.setattr(os, "replace", crash)
-    bigger = sample_cache()
-    bigger.passages["ccc"] = PassageSamples("Third.")
     with pytest.raises(OSError):
-        save_cache(path, bigger)
+        update_samples(path, "e", lambda c: c.passages.setdefault("ccc", PassageSamples("Third.")))
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["e.json"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".e.json.lock", "e.json"]  # no temp file left behind
 
 
 @pytest.mark.parametrize("content", [b'{"format": 1, "passages": {"k": {"te', b"\xff\xfe", b"[]", b'{"format": 1, "passages": {"k": {"runs": []}}}'])
@@ -84,7 +129,7 @@ def test_missing_cache_is_empty_without_warning(tmp_path):
 
 
 def test_written_files_get_ordinary_permissions(tmp_path):
-    save_cache(tmp_path / "e.json", sample_cache())
+    update_samples(tmp_path / "e.json", "e", lambda c: c.passages.update(sample_cache().passages))
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "e.json").stat().st_mode & 0o777 == 0o666 & ~mask

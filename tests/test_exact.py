@@ -230,7 +230,7 @@ def test_more_samples_adds_only_what_is_missing(exhibit, models):
     [
         (("--temperature", "0"), "--temperature must be greater than 0"),
         (("--top-k", "-1"), "--top-k must be 0"),
-        (("--samples", "0"), "--samples must be at least 1"),
+        (("--samples", "0"), "--samples must be between 1 and 1000"),
         (("--length", "0"), "--length must be between 1 and 1023"),
         (("--length", "2000"), "--length must be between 1 and 1023"),
         (("--learning-rate", "0"), "--learning-rate must be greater than 0"),

@@ -43,7 +43,7 @@ def studio(exhibit, tmp_path):
 
 @pytest.fixture
 def page(browser, studio):
-    context = browser.new_context()
+    context = browser.new_context(bypass_csp=True)  # axe is injected as an inline script; the framing test keeps the CSP
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -237,7 +237,7 @@ def test_auto_pick_clear_and_reorder_one_passage(browser, tmp_path):
     exhibit = tmp_path / "content"
     shutil.copytree(ROOT / "content", exhibit)  # the real exhibit: its passages have usable candidates
     studio = _open(exhibit, tmp_path)
-    page = browser.new_page()
+    page = browser.new_page(bypass_csp=True)
     page.goto(studio.url + "essays/more-is-more/")
     section = page.locator("[data-passage]").first
     key = section.get_attribute("data-passage")
@@ -305,7 +305,7 @@ def test_more_samples_runs_the_engine_in_a_worker_and_appends_a_run(browser, exh
 
     running = _open(exhibit, tmp_path, models_dir=models, model="tiny")
     try:
-        pg = browser.new_page()
+        pg = browser.new_page(bypass_csp=True)
         pg.goto(running.url + "essays/beta/")
         section = pg.locator("[data-passage]").first
         key = section.get_attribute("data-passage")

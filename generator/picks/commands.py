@@ -8,30 +8,45 @@ from ..content.essays import Essay
 from ..content.layout import ContentLayout
 from ..errors import InputError
 from ..samples.cache import SampleCache, load_cache
+from ..transactions import update_picks
 from .auto import PickReport, auto_pick
 from .candidates import resolve_ref
 from .resolve import EssayStats, verbosify
-from .store import Picks, load_picks, write_picks
+from .store import Picks, load_picks, parse_picks, render_picks
 
 log = logging.getLogger(__name__)
 
 
 def pick_essay(files: ContentLayout, config: SiteConfig, essay: Essay, *, ratio: float, force: bool) -> PickReport:
+    """Auto-pick one essay: read, pick and write its picks file in one transaction, so a
+    decision the studio writes meanwhile is never lost."""
     cache, warning = load_cache(files.samples(essay.slug), essay.slug)
     if warning:
         raise InputError(files.samples(essay.slug), "the sample cache is unreadable; nothing to pick from")
-    picks, warnings = load_picks(files.picks(essay.slug), essay.slug)
-    if any("unreadable" in w for w in warnings):
-        raise InputError(files.picks(essay.slug), "the picks file is unreadable; fix it (or move it away) before picking, so no hand edit is lost")
-    for w in warnings:
-        log.warning("%s", w)
-    new, report = auto_pick(essay, cache, picks, ratio=ratio, force=force, splitter=config.sentence_splitter)
-    save_picks(files, config, essay, cache, new)
-    return report
+    path = files.picks(essay.slug)
+    reports: list[PickReport] = []
+
+    def change(text: str | None) -> str:
+        try:
+            picks, warnings = parse_picks(text, essay.slug, path) if text is not None else (Picks(essay.slug), [])
+        except (ValueError, UnicodeDecodeError) as exc:  # tomllib's TOMLDecodeError is a ValueError
+            raise InputError(path, f"the picks file is unreadable ({exc}); fix it (or move it away) before picking, so no hand edit is lost") from None
+        for w in warnings:
+            log.warning("%s", w)
+        new, report = auto_pick(essay, cache, picks, ratio=ratio, force=force, splitter=config.sentence_splitter)
+        reports.append(report)
+        return picks_text(text, config, essay, cache, new)
+
+    try:
+        update_picks(path, change)
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"the picks file is not UTF-8 text ({exc}); nothing was changed") from None
+    return reports[-1]
 
 
-def save_picks(files: ContentLayout, config: SiteConfig, essay: Essay, cache: SampleCache, picks: Picks) -> None:
-    """Write ``picks`` as the essay's picks file, each entry with its preview comments."""
+def picks_text(existing: str | None, config: SiteConfig, essay: Essay, cache: SampleCache, picks: Picks) -> str:
+    """The essay's picks file holding ``picks``: ``existing`` edited in place (every entry
+    that did not change keeps its bytes), each pick with its preview comment."""
     sentences = {}
     for key, entry in picks.passages.items():
         samples = cache.for_passage(key)
@@ -40,7 +55,7 @@ def save_picks(files: ContentLayout, config: SiteConfig, essay: Essay, cache: Sa
             cand = resolve_ref(run, ref, config.sentence_splitter) if run else None
             if cand:
                 sentences[(key, str(ref))] = cand.text
-    write_picks(files.picks(essay.slug), picks, title=essay.title, passages={p.key: p.text for p in essay.passages}, sentences=sentences)
+    return render_picks(existing, picks, title=essay.title, passages={p.key: p.text for p in essay.passages}, sentences=sentences)
 
 
 def essay_stats(files: ContentLayout, config: SiteConfig, essay: Essay) -> EssayStats:

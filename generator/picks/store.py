@@ -24,7 +24,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..fsutil import atomic_write_text
 from .candidates import PickRef, sentence_check
 
 @dataclass
@@ -204,10 +203,3 @@ def render_picks(existing: str | None, picks: Picks, *, title: str, passages: di
     if not len(tables):
         doc.pop("passage")  # an empty array of tables would be written as `passage = []`
     return tomlkit.dumps(doc)
-
-
-def write_picks(path: Path, picks: Picks, *, title: str, passages: dict[str, str], sentences: dict[tuple[str, str], str]) -> None:
-    """The one writer of picks files (``pick`` and the curation studio): atomic,
-    and an existing file keeps whatever the artist wrote in it that did not change."""
-    existing = path.read_text("utf-8") if path.exists() else None
-    atomic_write_text(path, render_picks(existing, picks, title=title, passages=passages, sentences=sentences))

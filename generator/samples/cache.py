@@ -2,18 +2,23 @@
 
 One file per essay. Per passage key: the passage text and every generation
 run made for it, with everything needed to reproduce the run. Files are
-written atomically with sorted keys and fixed indentation, so a re-run that
-adds one passage shows up as one hunk in ``git diff``.
+written with sorted keys and fixed indentation, so a re-run that adds one
+passage shows up as one hunk in ``git diff``, and only through
+``generator.transactions`` (atomically, under the file's lock). Runs are
+only ever appended (``PassageSamples.add``): a pick points at a run by its
+id, so no run is ever replaced under it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..fsutil import atomic_write_text, digest
+from ..fsutil import digest
+from ..platform import Platform
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,8 @@ class Run:
     params: Params
     samples: tuple[str, ...]
     flags: tuple[str, ...] = ()  # per sample: "" usable, else why not ("empty", "copy", "loop")
+    platform: Platform | None = field(default=None, compare=False)  # what it was made on (None: made before that was recorded)
+    stored_id: str = field(default="", compare=False)  # the id the cache gave it, when that is not the computed one
 
     def __post_init__(self) -> None:
         if not self.flags:
@@ -51,8 +58,13 @@ class Run:
 
     @property
     def id(self) -> str:
-        """Stable: the same model, recipe and parameters always give the same id."""
-        return "r" + run_id_for(self.model_fingerprint, self.recipe, self.params)
+        """Stable: the same model, recipe, parameters and sample count give the same id.
+        An id read from the cache is kept as it was written, so every pick into it holds."""
+        return self.stored_id or "r" + run_id_for(self.model_fingerprint, self.recipe, self.params, len(self.samples))
+
+    def same_draws(self, other: Run) -> bool:
+        """The same engine call with the same result: the same run, whatever its id."""
+        return (self.model_fingerprint, self.recipe, self.params, self.samples) == (other.model_fingerprint, other.recipe, other.params, other.samples)
 
     @property
     def label(self) -> str:
@@ -60,13 +72,15 @@ class Run:
         return f"{self.model} · {self.recipe} · temperature {p.temperature:g} · top_k {p.top_k} · {p.length} tokens · seed {p.seed}"
 
 
-# Parameters added after runs were first cached: at these values they are left
-# out of the run id, so every id made before them stays valid.
-_LATER_DEFAULTS = {"train_on": "passage"}
+# What was added to the id after runs were first cached: at these values it is
+# left out, so every id made before it stays valid. The sample count is there
+# because the draws differ with the batch size.
+_LATER_DEFAULTS = {"train_on": "passage", "samples": 10}
+RUN_ID = re.compile(r"r[0-9a-f]{8}")
 
 
-def run_id_for(fingerprint: str, recipe: str, params: Params) -> str:
-    fields = {k: v for k, v in asdict(params).items() if _LATER_DEFAULTS.get(k, object()) != v}
+def run_id_for(fingerprint: str, recipe: str, params: Params, samples: int) -> str:
+    fields = {k: v for k, v in {**asdict(params), "samples": samples}.items() if _LATER_DEFAULTS.get(k, object()) != v}
     return digest(json.dumps([fingerprint, recipe, fields], sort_keys=True), 8)
 
 
@@ -79,9 +93,25 @@ class PassageSamples:
     def run(self, run_id: str) -> Run | None:
         return next((r for r in self.runs if r.id == run_id), None)
 
-    def add(self, run: Run) -> None:
-        """Add a run, replacing an earlier one with the same id."""
-        self.runs = [r for r in self.runs if r.id != run.id] + [run]
+    def find(self, fingerprint: str, recipe: str, params: Params) -> list[Run]:
+        """The runs made with this model, recipe and these parameters (any sample count)."""
+        return [r for r in self.runs if (r.model_fingerprint, r.recipe, r.params) == (fingerprint, recipe, params)]
+
+    def add(self, run: Run) -> tuple[Run, bool]:
+        """Append ``run``; returns it as stored, and whether it is new. Runs are never
+        replaced: the same run already there is found, not added again, and a run whose
+        id another run holds (other samples: another platform, say) gets an id of its own."""
+        for r in self.runs:
+            if r.same_draws(run):
+                return r, False
+        taken = {r.id for r in self.runs}
+        if run.id in taken:
+            n = 0
+            while (new := "r" + digest(json.dumps([run.id, list(run.samples), n]), 8)) in taken:
+                n += 1
+            run = replace(run, stored_id=new)
+        self.runs.append(run)
+        return run, True
 
 
 @dataclass
@@ -132,7 +162,16 @@ def _run_from(data) -> Run:
     _check(isinstance(samples, list) and all(isinstance(x, str) for x in samples), "a run's 'samples' is not a list of text")
     _check(isinstance(flags, list) and all(isinstance(x, str) for x in flags), "a run's 'flags' is not a list of text")
     _check(not flags or len(flags) == len(samples), "a run's flags and samples differ in length")
-    return Run(data["model"], data["model_fingerprint"], data["recipe"], _params_from(data.get("params")), tuple(samples), tuple(flags))
+    run_id = data.get("id", "")
+    _check(run_id == "" or (isinstance(run_id, str) and RUN_ID.fullmatch(run_id) is not None), f"a run's 'id' is not r and eight hex digits ({run_id!r})")
+    platform = None
+    if data.get("platform") is not None:
+        try:
+            platform = Platform.from_dict(data["platform"])
+        except ValueError as exc:
+            raise CacheError(str(exc)) from None
+    run = Run(data["model"], data["model_fingerprint"], data["recipe"], _params_from(data.get("params")), tuple(samples), tuple(flags), platform)
+    return replace(run, stored_id=run_id) if run_id and run_id != run.id else run
 
 
 def _passage_from(entry) -> PassageSamples:
@@ -141,7 +180,10 @@ def _passage_from(entry) -> PassageSamples:
     _check(isinstance(entry.get("runs"), list), "'runs' is missing or not a list")
     position = entry.get("position")
     _check(position is None or (_is(position, int) and position >= 1), f"'position' must be a whole number from 1, got {position!r}")
-    return PassageSamples(text=entry["text"], runs=[_run_from(r) for r in entry["runs"]], position=position)
+    runs = [_run_from(r) for r in entry["runs"]]
+    ids = [r.id for r in runs]
+    _check(len(set(ids)) == len(ids), f"two runs share the id {next((i for i in ids if ids.count(i) > 1), '')}")
+    return PassageSamples(text=entry["text"], runs=runs, position=position)
 
 
 def parse_cache(text: str, slug: str) -> tuple[SampleCache, list[str]]:
@@ -189,6 +231,7 @@ def dump_cache(cache: SampleCache) -> str:
                     "params": asdict(r.params),
                     "samples": list(r.samples),
                     "flags": list(r.flags),
+                    **({"platform": r.platform.as_dict()} if r.platform else {}),
                 }
                 for r in entry.runs
             ],
@@ -196,6 +239,3 @@ def dump_cache(cache: SampleCache) -> str:
     doc = {"format": FORMAT, "essay": cache.slug, "passages": passages}
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
-
-def save_cache(path: Path, cache: SampleCache) -> None:
-    atomic_write_text(path, dump_cache(cache))

@@ -20,7 +20,7 @@ from ..config import TRAIN_ON
 from ..content.essays import Essay, Passage
 from ..content.layout import ContentLayout
 from ..errors import InputError
-from .cache import Params, PassageSamples, Run, load_cache, run_id_for, save_cache
+from .cache import Params, Run, load_cache
 from .quality import flag
 
 TEMPERATURES = (0.2, 0.5, 0.8, 1.0)
@@ -88,13 +88,10 @@ def run(targets: list[tuple[Essay, Passage]], layout: ContentLayout, engine, mod
         for essay, passage in targets:
             path = layout.explore(essay.slug)
             for steps in FINETUNE_STEPS:
-                cache, warning = load_cache(path, essay.slug)
-                if warning:
-                    raise InputError(path, "the exploration cache is unreadable; fix or move it (nothing was changed)")
-                entry = cache.for_passage(passage.key)
+                entry = _entry(path, essay, passage)
                 todo = []
                 for params in (c for c in cells if c.finetune_steps == steps):
-                    if entry and entry.run("r" + run_id_for(fingerprint, engine.recipe, params)):
+                    if entry and entry.find(fingerprint, engine.recipe, params):
                         summary.skipped += 1
                         bar.update(1)
                     else:
@@ -106,26 +103,34 @@ def run(targets: list[tuple[Essay, Passage]], layout: ContentLayout, engine, mod
                 else:
                     engine.reset()
                 for params in todo:
-                    _record(path, essay, passage, Run(model, fingerprint, engine.recipe, params, (), ()), engine.sample(passage.text, params, SAMPLES))
+                    _record(path, essay, passage, engine, model, fingerprint, params, engine.sample(passage.text, params, SAMPLES))
                     summary.cells += 1
                     bar.update(1)
             for params in compared:
-                entry = load_cache(path, essay.slug)[0].for_passage(passage.key)
-                if entry and entry.run("r" + run_id_for(fingerprint, engine.recipe, params)):
+                entry = _entry(path, essay, passage)
+                if entry and entry.find(fingerprint, engine.recipe, params):
                     summary.skipped += 1
                 else:
                     engine.finetune(passage.text, params)
-                    _record(path, essay, passage, Run(model, fingerprint, engine.recipe, params, (), ()), engine.sample(passage.text, params, COMPARE_SAMPLES))
+                    _record(path, essay, passage, engine, model, fingerprint, params, engine.sample(passage.text, params, COMPARE_SAMPLES))
                     summary.cells += 1
                 bar.update(1)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _record(path, essay: Essay, passage: Passage, template: Run, continuations: list[str]) -> None:
-    cache, _ = load_cache(path, essay.slug)
-    entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
-    entry.text, entry.position = passage.text, passage.index + 1
+def _entry(path, essay: Essay, passage: Passage):
+    """The passage's entry as it is now; a cache that cannot be read, whole or in part, stops
+    the run before any sampling (and is never written)."""
+    cache, warning = load_cache(path, essay.slug)
+    if warning:
+        raise InputError(path, f"the exploration cache is unreadable or holds malformed entries; fix or move it (nothing was changed): {warning}")
+    return cache.for_passage(passage.key)
+
+
+def _record(path, essay: Essay, passage: Passage, engine, model: str, fingerprint: str, params: Params, continuations: list[str]) -> None:
+    from .generate import record
+
     flags = tuple(flag(passage.text, c) for c in continuations)
-    entry.add(dataclasses.replace(template, samples=tuple(continuations), flags=flags))
-    save_cache(path, cache)
+    run = Run(model, fingerprint, engine.recipe, params, tuple(continuations), flags, engine.platform)
+    record(path, essay.slug, passage, [run], position=True)

@@ -23,7 +23,8 @@ from typing import Protocol
 from ..config import SiteConfig
 from ..content.essays import Essay, Passage
 from ..errors import InputError
-from .cache import Params, PassageSamples, Run, SampleCache, load_cache, run_id_for, save_cache
+from ..platform import Platform
+from .cache import Params, PassageSamples, Run, SampleCache, load_cache
 from .engine.common import Generation, PromptTooLong
 from .quality import flag
 
@@ -36,6 +37,7 @@ class Engine(Protocol):
     """What generate and explore need of a recipe (fast and seed both provide it)."""
 
     recipe: str
+    platform: Platform  # what its runs are made on
 
     def encode(self, text: str) -> list[int]: ...
     def check_fits(self, prompt_tokens: int, length: int) -> None: ...
@@ -99,10 +101,8 @@ def more(params: Params, batch: int) -> Params:
 def next_params(entry: PassageSamples | None, engine_recipe: str, fingerprint: str, params: Params) -> Params:
     """What "more samples" asks for next: the first of ``params`` and its escalation
     ladder not yet in the cache, then further batches of the last rung, each with a seed of its own."""
-    have = {r.id for r in entry.runs} if entry else set()
-
     def missing(p: Params) -> bool:
-        return "r" + run_id_for(fingerprint, engine_recipe, p) not in have
+        return not (entry and entry.find(fingerprint, engine_recipe, p))
 
     steps = [params, *ladder(params)]
     for p in steps:
@@ -136,18 +136,16 @@ class Progress:
 
 
 def passage_progress(entry: PassageSamples | None, engine_recipe: str, fingerprint: str, request: Request) -> Progress:
-    runs = {r.id: r for r in entry.runs} if entry else {}
+    def find(params: Params) -> list[Run]:
+        return entry.find(fingerprint, engine_recipe, params) if entry else []
 
-    def find(params: Params) -> Run | None:
-        return runs.get("r" + run_id_for(fingerprint, engine_recipe, params))
-
-    base = [r for r in [find(request.params)] if r]
+    base = find(request.params)
     if base:
         batch = 1
-        while (r := find(more(request.params, batch))) is not None:
-            base.append(r)
+        while found := find(more(request.params, batch)):
+            base += found
             batch += 1
-    rungs = [r for r in map(find, ladder(request.params) if request.escalate else []) if r]
+    rungs = [found[0] for found in map(find, ladder(request.params) if request.escalate else []) if found]
     return Progress(base, rungs, request.samples)
 
 
@@ -168,7 +166,7 @@ def verbosify_passage(engine: Engine, model: str, fingerprint: str, passage: Pas
         return r
 
     if state.drawn < request.samples:
-        params = request.params if not state.base else more(request.params, len(state.base))
+        params = request.params if not state.base else more(request.params, len({r.params.seed for r in state.base}))
         state.base.append(run(params, request.samples - state.drawn, False))
     for params in rungs[len(state.rungs) :]:
         if state.usable >= request.samples:
@@ -181,19 +179,34 @@ def new_run(engine: Engine, model: str, fingerprint: str, prompt: str, params: P
     """One engine call for one passage, its samples flagged: what generate and the studio record."""
     result = engine.generate(prompt, params, nsamples)
     flags = tuple(flag(prompt, c) for c in result.continuations)
-    return Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags), result
+    return Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags, engine.platform), result
 
 
-def record(path: Path, slug: str, passage: Passage, runs: list[Run]) -> PassageSamples:
-    """Add ``runs`` to the passage's entry in its essay's cache file, atomically. The file
-    is read afresh: another essay's passages, or another process, may have written it."""
-    cache = _load_for_update(path, slug)
-    entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
-    entry.text = passage.text
-    for r in runs:
-        entry.add(r)
-    save_cache(path, cache)
-    return entry
+@dataclass(frozen=True)
+class Recorded:
+    entry: PassageSamples  # the passage's entry as written
+    runs: list[Run]  # the runs asked for, as stored (an id may have been made unique)
+    new: list[bool]  # per run: added, or found already there
+
+
+def record(path: Path, slug: str, passage: Passage, runs: list[Run], *, position: bool = False) -> Recorded:
+    """Append ``runs`` to the passage's entry in its essay's cache file, under the file's
+    lock: the file is read afresh there, since another process may have written it.
+    ``position`` keeps the passage's number in the entry (explore's caches order by it)."""
+    from ..transactions import update_samples
+
+    def change(cache: SampleCache) -> Recorded:
+        entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
+        entry.text = passage.text
+        if position:
+            entry.position = passage.index + 1
+        added = [entry.add(r) for r in runs]
+        return Recorded(entry, [r for r, _ in added], [new for _, new in added])
+
+    done = update_samples(path, slug, change)
+    for r, new in zip(done.runs, done.new):
+        log.debug("%s: %s run %s for passage %s (%s)", path, "recorded" if new else "found", r.id, passage.key, r.label)
+    return done
 
 
 def _load_for_update(path: Path, slug: str) -> SampleCache:
@@ -217,6 +230,12 @@ class ModelView:
             raise PromptTooLong(prompt_tokens, length, self.context)
 
 
+def top_k_problem(top_k: int, n_vocab: int) -> str | None:
+    """Why ``top_k`` cannot be asked of a model with ``n_vocab`` tokens (TensorFlow's
+    top_k would fail deep inside the sampler), or None."""
+    return f"{top_k} is more than the model's {n_vocab} tokens (0 means no limit)" if top_k > n_vocab else None
+
+
 def model_view(folder: Path, request: Request) -> ModelView:
     """The model's tokenizer and context, read from its folder without TensorFlow."""
     from .engine.checkpoint import Hparams
@@ -224,6 +243,9 @@ def model_view(folder: Path, request: Request) -> ModelView:
     from .engine.windows import WINDOW
 
     hp = Hparams.read(folder)
+    problem = top_k_problem(request.params.top_k, hp.n_vocab)
+    if problem:
+        raise InputError(folder / "hparams.json", f"top_k {problem}")
     if request.params.train_on == "window" and hp.n_ctx < WINDOW:
         raise InputError(folder / "hparams.json", f"train_on = window trains on {WINDOW}-token windows; this model's context holds {hp.n_ctx}")
     context = hp.n_ctx if request.recipe == "fast" else min(hp.n_ctx, WINDOW - 1)  # the seed recipe's window holds 1023
@@ -270,7 +292,7 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
         for essay, passage in todo:
             path = cache_path(essay.slug)
             runs = verbosify_passage(engine, model, fingerprint, passage, request, summary, _load_for_update(path, essay.slug).for_passage(passage.key))
-            entry = record(path, essay.slug, passage, runs)
+            entry = record(path, essay.slug, passage, runs).entry
             summary.generated += 1
             if passage_progress(entry, engine.recipe, fingerprint, request).usable < request.samples:
                 summary.short.append(f"{essay.slug} passage {passage.index + 1}")

@@ -1,10 +1,14 @@
 """The studio's web application (Flask): pages, the JSON API and its guards.
 
 Guards, for a local server that writes files: it answers only requests whose
-Host header names the address it is bound to (DNS rebinding), every POST must
-carry this run's token (a page on another site cannot read it), ids from a
-request are looked up among the essays, passages and candidates the studio
-knows and never become paths, and every page is rendered with autoescaping.
+Host header names the address it is bound to (DNS rebinding); every POST must
+carry this run's token (a page on another site cannot read it) and come from
+the studio's own origin (``Origin``, ``Sec-Fetch-Site``); no page may be
+framed (``frame-ancestors 'none'``, ``X-Frame-Options: DENY``: a framed page
+would let another site borrow the artist's clicks) and no script runs but
+the studio's own file (``script-src 'self'``); ids from a request are looked
+up among the essays, passages and candidates the studio knows and never
+become paths, and every page is rendered with autoescaping.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
+import math
+import re
 from pathlib import Path
 
 import jinja2
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 
 from ..config import generation_problem
+from ..samples.generate import top_k_problem
 from ..errors import InputError
 from ..site.render import show_controls
 from .jobs import EngineWorker
@@ -29,6 +36,35 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 TOKEN_HEADER = "X-Studio-Token"
 OWN_PARAMS = {"temperature": float, "top_k": int, "seed": int, "length": int, "samples": int}  # "more samples" in the page
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+_WHOLE = re.compile(r"[+-]?\d{1,19}")
+
+
+def number(name: str, value: object, kind: type) -> int | float:
+    """A number from a request, exactly: 3.7 is not a sample count, and neither is True."""
+    if isinstance(value, str):
+        value = value.strip()
+        if kind is int and _WHOLE.fullmatch(value):
+            return int(value)
+        try:
+            value = float(value)
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise StudioError(f"'{name}' must be a {'whole ' if kind is int else ''}number, got {value!r}")
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise StudioError(f"'{name}' must be a whole number, got {value!r}")
+        return int(value)
+    return float(value)
 
 
 class _Flask(Flask):
@@ -38,6 +74,8 @@ class _Flask(Flask):
 
 def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token: str, hosts: set[str], site_static: Path) -> Flask:
     app = _Flask(__name__, template_folder=str(HERE / "templates"), static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # a decision is a few hundred bytes
+    origins = {f"http://{host}" for host in hosts}
     static = {"style.css": site_static / "style.css", "favicon.svg": site_static / "favicon.svg",
               "studio.css": HERE / "static" / "studio.css", "studio.js": HERE / "static" / "studio.js"}
 
@@ -45,9 +83,18 @@ def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token:
     def guard():
         if request.host.lower() not in hosts:
             return _error(f"this studio answers at {' or '.join(sorted(hosts))}, not {request.host!r}", 403)
-        if request.method == "POST" and not hmac.compare_digest(request.headers.get(TOKEN_HEADER, "").encode(), token.encode()):
-            return _error("missing or wrong studio token: reload the studio's page", 403)
+        if request.method == "POST":
+            if not hmac.compare_digest(request.headers.get(TOKEN_HEADER, "").encode(), token.encode()):
+                return _error("missing or wrong studio token: reload the studio's page", 403)
+            origin, site = request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site")
+            if (origin is not None and origin.lower() not in origins) or (site is not None and site not in ("same-origin", "none")):
+                return _error("this request came from another site's page: only the studio's own pages may change anything", 403)
         return None
+
+    @app.after_request
+    def protect(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     @app.errorhandler(StudioError)
     def refused(exc: StudioError):
@@ -60,36 +107,42 @@ def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token:
     def page_context(**ctx) -> dict:
         return {"token": token, "ratio_target": studio.ratio, "site": studio.config, **ctx}
 
+    # Every page is rendered under the studio's lock: a refresh in another thread may
+    # replace the essay's state while a template still reads it.
+
     @app.get("/")
     def index():
-        rows = []
-        for s in studio.essays():
-            rows.append((s, totals(s.verbosified(studio.config.sentence_splitter), studio.ratio)))
-        return render_template("list.html", **page_context(rows=rows))
+        with studio.lock:
+            rows = [(s, totals(s.verbosified(studio.config.sentence_splitter), studio.ratio)) for s in studio.essays()]
+            return render_template("list.html", **page_context(rows=rows))
 
     @app.get("/essays/<slug>/")
     def essay(slug: str):
-        try:
-            s = studio.essay(slug)
-        except StudioError:
-            abort(404)
-        splitter = studio.config.sentence_splitter
-        v = s.verbosified(splitter)
-        passages = [passage_view(s, v, p.key, splitter) for p in s.essay.passages]
-        return render_template("essay.html", **page_context(
-            state=s, passages=passages, totals=totals(v, studio.ratio), notices=studio.take_notices(slug),
-            engine_missing=engine.missing(), preview_url=f"/preview/essays/{s.slug}/"))
+        missing = engine.missing()
+        with studio.lock:
+            try:
+                s = studio.essay(slug)
+            except StudioError:
+                abort(404)
+            splitter = studio.config.sentence_splitter
+            v = s.verbosified(splitter)
+            passages = [passage_view(s, v, p.key, splitter) for p in s.essay.passages]
+            return render_template("essay.html", **page_context(
+                state=s, passages=passages, totals=totals(v, studio.ratio), notices=studio.take_notices(slug),
+                engine_missing=missing, preview_url=f"/preview/essays/{s.slug}/"))
 
     def passage_payload(slug: str, key: str, notices: tuple[str, ...] = (), message: str = "") -> dict:
-        s = studio.essay(slug)
-        splitter = studio.config.sentence_splitter
-        v = s.verbosified(splitter)
-        view = passage_view(s, v, key, splitter)
-        html = render_template("passage.html", p=view, engine_missing=engine.missing())
-        t = totals(v, studio.ratio)
-        return {"passage": key, "html": html, "ratio": round(t.ratio, 3), "words": t.now, "original": t.original,
-                "curated": t.curated, "passages": t.passages, "notices": list(notices), "version": studio.version,
-                "reload": bool(notices), "message": message}
+        missing = engine.missing()
+        with studio.lock:
+            s = studio.essay(slug)
+            splitter = studio.config.sentence_splitter
+            v = s.verbosified(splitter)
+            view = passage_view(s, v, key, splitter)
+            html = render_template("passage.html", p=view, engine_missing=missing)
+            t = totals(v, studio.ratio)
+            return {"passage": key, "html": html, "ratio": round(t.ratio, 3), "words": t.now, "original": t.original,
+                    "curated": t.curated, "passages": t.passages, "notices": list(notices), "version": studio.version,
+                    "reload": bool(notices), "message": message}
 
     def body() -> dict:
         data = request.get_json(silent=True)
@@ -127,29 +180,25 @@ def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token:
     @app.post("/api/essays/<slug>/more")
     def more(slug: str):
         data = body()
-        s = studio.essay(slug)
         key = text(data, "passage")
-        s.passage(key)
-        missing = engine.missing()
-        if missing:
-            raise StudioError(missing)
-        own = {}
-        for name, kind in OWN_PARAMS.items():
-            value = data.get(name)
-            if value in (None, ""):
-                continue
-            try:
-                own[name] = kind(value)
-            except (TypeError, ValueError):
-                raise StudioError(f"'{name}' must be a number, got {value!r}") from None
+        own = {name: number(name, data[name], kind) for name, kind in OWN_PARAMS.items() if data.get(name) not in (None, "")}
         samples = own.pop("samples", engine.request.samples)
         problem = generation_problem({**own, "samples": samples})
         if problem:
             raise StudioError(f"{problem[0]} {problem[1]}")
-        params = dataclasses.replace(engine.next_params(s.cache.for_passage(key)), **own)
-        job = engine.submit(slug, key, params, samples, essay_path=s.header.path,
-                            cache_path=studio.layout.samples(s.slug), site_toml=studio.layout.site_toml)
-        return jsonify(job.as_dict())
+        with studio.lock:
+            s = studio.essay(slug)
+            s.passage(key)
+            missing = engine.missing()
+            if missing:
+                raise StudioError(missing)
+            params = dataclasses.replace(engine.next_params(s.cache.for_passage(key)), **own)
+            problem = top_k_problem(params.top_k, engine.vocabulary())
+            if problem:
+                raise StudioError(f"top_k {problem}")
+            job = engine.submit(slug, key, params, samples, essay_path=s.header.path,
+                                cache_path=studio.layout.samples(s.slug), site_toml=studio.layout.site_toml)
+            return jsonify(job.as_dict())
 
     @app.get("/api/jobs/<job_id>")
     def job(job_id: str):

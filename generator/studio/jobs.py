@@ -40,6 +40,7 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     result: dict = field(default_factory=dict)
+    worker: object = field(default=None, repr=False, compare=False)  # the worker process it was sent to
 
     @property
     def over(self) -> bool:
@@ -84,18 +85,37 @@ class EngineWorker:
     def next_params(self, entry: PassageSamples | None) -> Params:
         return next_params(entry, self.request.recipe, self.fingerprint(), self.request.params)
 
+    def vocabulary(self) -> int:
+        """How many tokens the model has (read from its hparams.json, without TensorFlow)."""
+        from ..samples.engine.checkpoint import Hparams, model_folder
+
+        folder = model_folder(self.request.models_dir, self.request.model)
+        try:
+            return Hparams.read(folder).n_vocab
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(folder / "hparams.json", f"cannot be read ({exc})") from None
+
     def submit(self, slug: str, passage: str, params: Params, samples: int, *, essay_path: Path, cache_path: Path, site_toml: Path) -> Job:
+        """Queue a run; a request for the same passage, parameters and count while one is
+        queued or running joins that job (two would make the same run twice)."""
         problem = self.missing()
         if problem:
             raise InputError(None, problem)
         with self._lock:
+            for job in self._jobs.values():
+                if not job.over and (job.slug, job.passage, job.params, job.samples) == (slug, passage, params, samples):
+                    return job
             job = Job(f"j{next(self._ids)}", slug, passage, params, samples)
             self._jobs[job.id] = job
             proc = self._worker()
+            job.worker = proc
             line = {"job": job.id, "passage": passage, "params": dataclasses.asdict(params), "samples": samples,
                     "essay_path": str(essay_path), "cache_path": str(cache_path), "site_toml": str(site_toml)}
-            proc.stdin.write(json.dumps(line) + "\n")
-            proc.stdin.flush()
+            try:
+                proc.stdin.write(json.dumps(line) + "\n")
+                proc.stdin.flush()
+            except OSError as exc:  # it died just now: its reader marks the jobs it had, this one too
+                job.stage, job.message, job.finished = "error", f"the engine worker stopped ({exc}); ask again to restart it", time.monotonic()
         return job
 
     def job(self, job_id: str) -> Job | None:
@@ -120,7 +140,7 @@ class EngineWorker:
             except ValueError:
                 continue
             job = self._jobs.get(report.pop("job", ""))
-            if job is None:
+            if job is None or job.worker is not proc:
                 continue
             job.stage = report.pop("stage", job.stage)
             job.message = report.pop("message", job.message)
@@ -128,11 +148,12 @@ class EngineWorker:
             if job.over:
                 job.finished = time.monotonic()
                 if job.stage == "done":
-                    job.message = f"{report.get('samples', 0)} samples, {report.get('usable', 0)} usable, in {report.get('seconds', 0):.1f} s"
+                    job.message = (f"{report.get('samples', 0)} samples, {report.get('usable', 0)} usable, in {report.get('seconds', 0):.1f} s"
+                                   + ("" if report.get("new", True) else "; the same run was already there"))
         code = proc.wait()
         with self._lock:
             for job in self._jobs.values():
-                if not job.over:
+                if not job.over and job.worker is proc:  # never the jobs already sent to its successor
                     job.stage, job.message, job.finished = "error", f"the engine worker stopped (exit {code}); ask again to restart it", time.monotonic()
 
     def close(self) -> None:

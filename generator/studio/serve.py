@@ -28,6 +28,7 @@ class StudioOptions:
     project: Path
     host: str = "127.0.0.1"
     port: int = 8001
+    journal: Path | None = None  # the undo histories (default: beside the preview, in .vsr-studio/journal)
 
 
 def allowed_hosts(host: str, port: int) -> set[str]:
@@ -71,7 +72,7 @@ def open_studio(options: StudioOptions) -> Running:
     from ..site.writer import check_output_dir
 
     check_output_dir(options.preview, project=options.project, protected=[options.content, options.templates, PACKAGE])
-    studio = Studio(options.content, ratio=options.ratio)
+    studio = Studio(options.content, ratio=options.ratio, journal=options.journal or options.preview.parent / "journal")
     engine = EngineWorker(request_from(studio.config, options.models_dir, model=options.model))
     preview = Preview(Paths(content=options.content, output=options.preview, templates=options.templates, project=options.project))
     preview.rebuild_now(studio.version)

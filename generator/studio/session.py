@@ -1,10 +1,13 @@
 """The studio's state: the essays, their sample caches and picks, and every decision.
 
 One lock guards it, so the web server's threads take turns. Every file is
-read again whenever it changed on disk (an editor, `generate`, `pick`), and
-a decision is applied to the picks file as it is on disk at that moment,
-never to an older copy: an edit the studio has not seen is never overwritten.
-Picks are written by ``picks.commands.save_picks``, the writer ``pick`` uses.
+read again whenever it changed on disk (an editor, `generate`, `pick`). A
+decision is a compare-and-swap (``transactions.update_picks``): under the
+file's lock it is applied to the picks file as it is at that moment, never
+to an older copy, so an edit the studio has not seen is never overwritten;
+and the text the studio wrote is the text it keeps. The file is rendered by
+``picks.commands.picks_text``, as ``pick`` renders it. Undo writes back the
+bytes a decision replaced, from a journal that survives a restart.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from ..content.essays import Essay, EssayHeader, Passage, parse_essay
 from ..content.layout import ContentLayout
 from ..picks.auto import Assessment, assess, pick_passage
 from ..picks.candidates import PickRef
-from ..picks.commands import save_picks
+from ..errors import InputError
+from ..picks.commands import picks_text
 from ..picks.resolve import VerbosifiedEssay, verbosify
 from ..picks.store import PassagePicks, Picks, parse_picks
 from ..samples.cache import SampleCache, load_cache
+from ..transactions import REMOVE, read_text, update_picks
+from .journal import Journal, Step
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +46,18 @@ class Conflict(StudioError):
     status = 409
 
 
+class Busy(StudioError):
+    """Another writer held the file's lock too long; nothing was written."""
+
+    status = 503
+
+
 def _signature(path: Path) -> tuple[int, int, int] | None:
     try:
         st = path.stat()
     except FileNotFoundError:
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text("utf-8")
-    except FileNotFoundError:
-        return None
 
 
 @dataclass
@@ -71,7 +76,7 @@ class EssayState:
     picks_read: bool = False
     picks_problem: str | None = None
     picks_warnings: list[str] = field(default_factory=list)
-    undo: list[tuple[str, PassagePicks | None]] = field(default_factory=list)
+    undo: Journal | None = None
     notices: list[str] = field(default_factory=list)
 
     @property
@@ -97,8 +102,9 @@ class Decision:
 
 
 class Studio:
-    def __init__(self, content: Path, *, ratio: float = 2.0):
+    def __init__(self, content: Path, *, ratio: float = 2.0, journal: Path | None = None):
         self.layout = ContentLayout(content)
+        self.journal = journal  # where undo histories are kept (None: in memory only)
         self.ratio = ratio
         self.config: SiteConfig = load_config(self.layout.site_toml)
         self.lock = threading.RLock()
@@ -122,7 +128,7 @@ class Studio:
                 header = header or next((h for h in self.headers() if h.slug == slug), None)
                 if header is None:
                     raise StudioError(f"there is no essay {slug!r}")
-                state = self._states[slug] = EssayState(header)
+                state = self._states[slug] = EssayState(header, undo=Journal(self.journal, self.layout.root, header.slug))
             self._refresh(state)
             return state
 
@@ -142,19 +148,42 @@ class Studio:
 
     def _refresh_picks(self, s: EssayState) -> None:
         path = self.layout.picks(s.slug)
-        text = _read(path)
+        try:
+            text = read_text(path)
+        except UnicodeDecodeError as exc:
+            text = None
+            s.picks_problem = f"{path} is not UTF-8 text ({exc}); fix it in your editor: the studio changes nothing until then"
+            s.picks_read, s.picks_text = True, "\0"  # never equal to a real read
+            return
         if s.picks_read and text == s.picks_text:
             return
-        first, s.picks_read, s.picks_text = not s.picks_read, True, text
-        try:
-            s.picks, s.picks_warnings = parse_picks(text, s.slug, path) if text is not None else (Picks(s.slug), [])
-            s.picks_problem = None
-        except (ValueError, UnicodeDecodeError) as exc:  # tomllib's TOMLDecodeError is a ValueError
-            s.picks_problem = f"{path} cannot be read ({exc}); fix it in your editor: the studio changes nothing until then"
-        if not first:
+        first, s.picks_read = not s.picks_read, True
+        self._take_text(s, text)
+        if first:
+            s.undo.load(text)
+        else:
             s.undo.clear()
             s.notices.append(f"{path.name} changed outside the studio: reloaded it (undo starts afresh)")
             log.info("%s changed on disk; reloaded", path)
+
+    def _take_text(self, s: EssayState, text: str | None) -> None:
+        """Make ``text`` the picks file as the studio knows it."""
+        path = self.layout.picks(s.slug)
+        s.picks_text = text
+        try:
+            s.picks, s.picks_warnings = self._parse(s, text)
+            s.picks_problem = None
+        except Conflict as exc:
+            s.picks_problem = str(exc)
+
+    def _parse(self, s: EssayState, text: str | None) -> tuple[Picks, list[str]]:
+        path = self.layout.picks(s.slug)
+        if text is None:
+            return Picks(s.slug), []
+        try:
+            return parse_picks(text, s.slug, path)
+        except (ValueError, UnicodeDecodeError) as exc:  # tomllib's TOMLDecodeError is a ValueError
+            raise Conflict(f"{path} cannot be read ({exc}); fix it in your editor: the studio changes nothing until then") from None
 
     # -- deciding ------------------------------------------------------------
 
@@ -166,23 +195,38 @@ class Studio:
             passage = s.passage(key)
             ref = self._ref(s, key, candidate) if action in ("accept", "reject", "unpick", "up", "down") else None
             self._writable(s)
-            old = s.picks.passages.get(key)
-            entry = self._apply(s, action, passage, ref, copy.deepcopy(old) if old else PassagePicks(key))
-            self._write(s, key, entry)
-            s.undo.append((key, old))
-            message = "auto-pick found nothing usable in this passage" if action == "auto" and not entry.refs else ""
+            entry = self._write(s, key, lambda picks, old: self._apply(s, action, passage, ref, picks, old))
+            message = "auto-pick found nothing usable in this passage" if action == "auto" and (entry is None or not entry.refs) else ""
             return Decision(slug, key, self._take_notices(s), message)
 
     def undo(self, slug: str) -> Decision | None:
-        """Take the last decision back (None when there is none)."""
+        """Take the last decision back (None when there is none): the picks file's bytes as
+        they were before it, or, when the file changed since, the passage's entry as it was."""
         with self.lock:
             s = self.essay(slug)
             self._writable(s)
             if not s.undo:
                 return None
-            key, old = s.undo.pop()
-            self._write(s, key, old)
-            return Decision(slug, key, self._take_notices(s))
+            step = s.undo.steps[-1]
+            path = self.layout.picks(s.slug)
+
+            def change(text: str | None):
+                if text == step.after:
+                    return REMOVE if step.before is None else step.before
+                picks, _ = self._parse(s, text)
+                return self._render(s, text, self._with(picks, step.key, step.old))
+
+            try:
+                w = update_picks(path, change, read=s.picks_text)
+            except InputError as exc:
+                raise Busy(str(exc)) from None
+            s.undo.pop()
+            if w.moved:
+                s.undo.clear()
+                s.notices.append(f"{path.name} changed outside the studio: the undo was applied to it (undo starts afresh)")
+            self._take_text(s, w.text)
+            self.version += 1
+            return Decision(slug, step.key, self._take_notices(s))
 
     def _take_notices(self, s: EssayState) -> tuple[str, ...]:
         notices, s.notices = tuple(s.notices), []
@@ -209,12 +253,12 @@ class Studio:
             raise StudioError(f"passage {key} has no candidate {str(ref)!r}")
         return ref
 
-    def _apply(self, s: EssayState, action: str, passage: Passage, ref: PickRef | None, entry: PassagePicks) -> PassagePicks:
+    def _apply(self, s: EssayState, action: str, passage: Passage, ref: PickRef | None, picks: Picks, entry: PassagePicks) -> PassagePicks:
         if action == "auto":
-            return pick_passage(s.essay, s.cache, s.picks, passage.key, ratio=self.ratio, splitter=self.config.sentence_splitter)
-        entry.auto = False  # the artist's now: `pick` leaves it alone
+            return pick_passage(s.essay, s.cache, picks, passage.key, ratio=self.ratio, splitter=self.config.sentence_splitter)
         if action == "clear":
             entry.refs = []
+            entry.auto = False  # the artist's now: `pick` leaves it alone
             return entry
         name = str(ref)
         picked = [str(r) for r in entry.refs]
@@ -225,7 +269,11 @@ class Studio:
             j = i - 1 if action == "up" else i + 1
             if 0 <= j < len(entry.refs):
                 entry.refs[i], entry.refs[j] = entry.refs[j], entry.refs[i]
+            entry.auto = False
             return entry
+        if (action == "accept" and name in picked) or (action == "reject" and name in {str(r) for r in entry.rejected}):
+            return entry  # already so (a key pressed twice): nothing changes, nothing moves
+        entry.auto = False
         entry.refs = [r for r in entry.refs if str(r) != name]
         entry.rejected = [r for r in entry.rejected if str(r) != name]
         if action == "accept":
@@ -234,19 +282,47 @@ class Studio:
             entry.rejected.append(ref)
         return entry
 
-    def _write(self, s: EssayState, key: str, entry: PassagePicks | None) -> None:
-        """Write the picks file with ``key``'s entry replaced, unless it changed on disk since
-        the studio last read it: then the change is refused and the file reloaded."""
-        path = self.layout.picks(s.slug)
-        if _read(path) != s.picks_text:
-            self._refresh_picks(s)
-            raise Conflict(f"{path.name} changed on disk just now; the studio reloaded it, nothing was written: decide again")
-        picks = Picks(s.slug, dict(s.picks.passages))
+    @staticmethod
+    def _with(picks: Picks, key: str, entry: PassagePicks | None) -> Picks:
+        """``picks`` with ``key``'s entry replaced (an empty automatic one, or None, removed)."""
+        out = Picks(picks.slug, dict(picks.passages))
         if entry is None or (not entry.refs and not entry.rejected and entry.auto):
-            picks.passages.pop(key, None)
+            out.passages.pop(key, None)
         else:
-            picks.passages[key] = entry
-        save_picks(self.layout, self.config, s.essay, s.cache, picks)
-        s.picks, s.picks_text = picks, _read(path)
-        self.version += 1
+            out.passages[key] = entry
+        return out
 
+    def _render(self, s: EssayState, text: str | None, picks: Picks) -> str:
+        return picks_text(text, self.config, s.essay, s.cache, picks)
+
+    def _write(self, s: EssayState, key: str, decide) -> PassagePicks | None:
+        """One decision as a compare-and-swap: under the file's lock, ``decide(picks, entry)``
+        is applied to the picks file as it is then. When it is not what the studio last
+        read (an editor saved it), the decision is applied to that text, and the page is
+        told. Nothing is written, and no undo step kept, when the decision changes nothing."""
+        path = self.layout.picks(s.slug)
+        olds: list[PassagePicks | None] = []
+
+        def change(text: str | None):
+            picks = s.picks if text == s.picks_text else self._parse(s, text)[0]
+            old = picks.passages.get(key)
+            olds.append(old)
+            entry = decide(picks, copy.deepcopy(old) if old else PassagePicks(key))
+            new = self._with(picks, key, entry)
+            if new.passages.get(key) == old:
+                return None
+            return self._render(s, text, new)
+
+        try:
+            w = update_picks(path, change, read=s.picks_text)
+        except InputError as exc:  # the lock: another writer held it too long
+            raise Busy(str(exc)) from None
+        if w.moved:
+            s.undo.clear()
+            s.notices.append(f"{path.name} changed outside the studio: your decision was applied to it (undo starts afresh)")
+            log.info("%s changed on disk; the decision was applied to it", path)
+        self._take_text(s, w.text)
+        if w.changed:
+            s.undo.push(Step(key, olds[-1], w.before, w.text))
+            self.version += 1
+        return s.picks.passages.get(key)

@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             _say(out, job=jid, stage="running", message=f"fine-tuning on passage {passage.index + 1} and sampling {job['samples']}")
             start = time.perf_counter()
             run, result = new_run(engine, args.model, fp, passage.text, params, job["samples"])
-            record(Path(job["cache_path"]), essay.slug, passage, [run])
-            _say(out, job=jid, stage="done", run=run.id, seconds=time.perf_counter() - start,
+            done = record(Path(job["cache_path"]), essay.slug, passage, [run])
+            run = done.runs[0]  # as stored: its id may have been made unique
+            _say(out, job=jid, stage="done", run=run.id, new=done.new[0], seconds=time.perf_counter() - start,
                  finetune_seconds=result.finetune_seconds, sample_seconds=result.sample_seconds,
                  usable=sum(1 for f in run.flags if not f), samples=len(run.samples))
         except Exception as exc:  # reported to the page; the worker stays up for the next job

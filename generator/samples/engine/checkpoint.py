@@ -9,13 +9,16 @@ demo model, the benchmark's random 124M-shaped model and the tests' tiny ones).
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import InputError
+from ...platform import Platform
 
 FILES = (
     "checkpoint",
@@ -53,6 +56,33 @@ def model_folder(models_dir: Path, name: str) -> Path:
     return models_dir / name
 
 
+_CHECKPOINT_PATH = re.compile(r'^\s*model_checkpoint_path\s*:\s*"((?:[^"\\]|\\.)*)"\s*$', re.M)
+
+
+def checkpoint_prefix(folder: Path) -> Path:
+    """The checkpoint the `checkpoint` file names, as TensorFlow's ``latest_checkpoint``
+    reads it (relative to the folder unless absolute): what the engine restores."""
+    index = folder / "checkpoint"
+    try:
+        text = index.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(index, f"cannot read the checkpoint index ({exc})") from None
+    match = _CHECKPOINT_PATH.search(text)
+    if not match:
+        raise InputError(index, "names no model_checkpoint_path")
+    name = match.group(1).encode("latin-1", "backslashreplace").decode("unicode_escape")
+    path = Path(name)
+    return path if path.is_absolute() else folder / path
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    """The files of the checkpoint that is restored, in the order the fingerprint hashes them."""
+    prefix = checkpoint_prefix(folder)
+    data = sorted(prefix.parent.glob(glob.escape(prefix.name) + ".data-*"))
+    meta = prefix.with_name(prefix.name + ".meta")
+    return [*data, prefix.with_name(prefix.name + ".index"), *([meta] if meta.is_file() else [])]
+
+
 def check_model(models_dir: Path, name: str) -> Path:
     """The model's folder, or an InputError saying what is missing and how to get it."""
     folder = model_folder(models_dir, name)
@@ -63,16 +93,28 @@ def check_model(models_dir: Path, name: str) -> Path:
     )
     if not folder.is_dir():
         raise InputError(folder, f"model '{name}' is not there; {how}")
-    missing = [f for f in FILES if not (folder / f).is_file() or (folder / f).stat().st_size == 0]
+    missing = [f for f in ("checkpoint", "encoder.json", "hparams.json", "vocab.bpe") if not (folder / f).is_file() or (folder / f).stat().st_size == 0]
+    if not missing:
+        prefix = checkpoint_prefix(folder)
+        weights = _weight_files(folder)
+        missing = [f.name for f in weights if f.stat().st_size == 0]
+        if not any(".data-" in f.name for f in weights):
+            missing.append(prefix.name + ".data-*")
+        if not prefix.with_name(prefix.name + ".index").is_file():
+            missing.append(prefix.name + ".index")
     if missing:
         raise InputError(folder, f"model '{name}' is incomplete (missing or empty: {', '.join(missing)}); {how}")
     return folder
 
 
-def fingerprint(folder: Path) -> str:
-    """sha256 over the checkpoint's files, cached beside them by size and mtime
-    (hashing 500 MB takes a second or two; the cache makes it free)."""
-    stamp = [(f, (folder / f).stat().st_size, (folder / f).stat().st_mtime_ns) for f in FILES]
+def fingerprint(folder: Path, *, remember: bool = True) -> str:
+    """sha256 over the vocabulary, the hyper-parameters and the files of the checkpoint
+    the `checkpoint` file names (the one the engine restores), cached beside them by
+    size and mtime (hashing 500 MB takes a second or two; the cache makes it free)."""
+    prefix = checkpoint_prefix(folder)
+    weights = _weight_files(folder)
+    files = [folder / "encoder.json", folder / "hparams.json", *weights, folder / "vocab.bpe"]
+    stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     cache = folder / ".fingerprint.json"
     try:
         saved = json.loads(cache.read_text())
@@ -81,19 +123,36 @@ def fingerprint(folder: Path) -> str:
     except (OSError, ValueError, KeyError):
         pass
     h = hashlib.sha256()
-    for f in FILES:
-        if f == "checkpoint":  # holds a path, not weights
-            continue
-        h.update(f.encode())
-        with open(folder / f, "rb") as fh:
+    for f in files:
+        # Named as in gpt-2-simple's layout (model.ckpt.*), so a folder in that layout keeps its fingerprint.
+        name = "model.ckpt" + f.name[len(prefix.name):] if f in weights else f.name
+        h.update(name.encode())
+        with open(f, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     digest = "sha256:" + h.hexdigest()[:16]
+    if not remember:  # `check` writes nothing
+        return digest
     try:
         cache.write_text(json.dumps({"stamp": stamp, "sha256": digest}))
     except OSError:
         pass
     return digest
+
+
+MADE_ON = "made-on.json"  # what a model trained here was trained on (not hashed: it is not the model)
+
+
+def write_made_on(folder: Path, platform: Platform) -> None:
+    (folder / MADE_ON).write_text(json.dumps(platform.as_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def read_made_on(folder: Path) -> Platform | None:
+    """Where the model in ``folder`` was trained, when it says (models made here do)."""
+    try:
+        return Platform.from_dict(json.loads((folder / MADE_ON).read_text()))
+    except (OSError, ValueError):
+        return None
 
 
 def vocabulary_files() -> tuple[Path, Path]:

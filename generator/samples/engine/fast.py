@@ -17,7 +17,6 @@ What it trains on is ``train_on``:
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 import zlib
@@ -28,7 +27,8 @@ import numpy as np
 from ..cache import Params
 from . import forward, windows
 from .adam import Adam
-from .checkpoint import Hparams
+from ...platform import engine_threads, this_machine
+from .checkpoint import Hparams, checkpoint_prefix
 from .common import Generation, PromptTooLong
 from .sampler import SamplerGraph
 from .tf import load
@@ -36,10 +36,10 @@ from .tf import load
 log = logging.getLogger(__name__)
 
 
-def session_config(tf):
+def session_config(tf, threads: int):
     """A fixed thread layout: oneDNN's reductions are deterministic for a given thread count."""
     config = tf.compat.v1.ConfigProto()
-    config.intra_op_parallelism_threads = os.cpu_count() or 1
+    config.intra_op_parallelism_threads = threads
     config.inter_op_parallelism_threads = 1
     return config
 
@@ -81,9 +81,11 @@ class FastEngine:
             # variables, never 500 MB of random numbers the restore overwrites.
             init = v1.variables_initializer([v for v in v1.global_variables() if v not in self.weights])
         self.graph.finalize()
-        self.sess = v1.Session(graph=self.graph, config=session_config(tf))
+        threads = engine_threads()
+        self.platform = this_machine(threads)
+        self.sess = v1.Session(graph=self.graph, config=session_config(tf, threads))
         self.sess.run(init)
-        self.checkpoint = tf.train.latest_checkpoint(str(folder))
+        self.checkpoint = str(checkpoint_prefix(folder))  # the files the fingerprint hashed
         self._restore_base()
         self.sess.run(self.sampler.refresh)
 

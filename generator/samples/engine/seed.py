@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import Params
+from ...platform import this_machine
 from .checkpoint import Hparams
 from .common import Generation, PromptTooLong
 from .tf import load
@@ -49,7 +50,8 @@ class SeedEngine:
         self.folder = folder
         self.hparams = Hparams.read(folder)
         self.encoder = encoder.get_encoder(str(folder))
-        self.sess = self.gpt2.start_tf_sess()
+        self.sess = self.gpt2.start_tf_sess()  # the library's own thread layout: TensorFlow's default, the CPUs it may use
+        self.platform = this_machine()
         self.bytes_written = 0
         self._work: Path | None = None
         self._source: dict = {}

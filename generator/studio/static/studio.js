@@ -87,6 +87,13 @@
     return data;
   }
 
+  async function get(url) {
+    const response = await fetch(url);
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.error || `the studio answered ${response.status}; reload the page`);
+    return data;
+  }
+
   function reloadWith(message) {
     sessionStorage.setItem(`${memory}:notice`, message);
     location.reload();
@@ -136,10 +143,10 @@
       while (job.stage !== "done" && job.stage !== "error") {
         line.textContent = `${job.message} (${job.seconds} s)`;
         await new Promise((r) => setTimeout(r, 500));
-        job = await (await fetch(`/api/jobs/${encodeURIComponent(job.job)}`)).json();
+        job = await get(`/api/jobs/${encodeURIComponent(job.job)}`); // an error answer (a restarted studio) ends the wait
       }
       if (job.stage === "error") throw new Error(job.message);
-      const data = await (await fetch(`/api/essays/${encodeURIComponent(essay)}/passages/${encodeURIComponent(body.passage)}`)).json();
+      const data = await get(`/api/essays/${encodeURIComponent(essay)}/passages/${encodeURIComponent(body.passage)}`);
       replacePassage(data);
       const fresh = root.querySelector(`[data-passage="${CSS.escape(body.passage)}"] .job`);
       fresh.textContent = `New run ${job.run}: ${job.message}.`;

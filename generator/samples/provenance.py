@@ -1,0 +1,58 @@
+"""Why a cached run would not come out the same here: its model is not here, or it was made elsewhere.
+
+TensorFlow's bits hold on one platform (``generator.platform``), so a fresh
+clone that trains the demo model again gets another fingerprint, and a run
+made on an AVX-512 machine is not reproduced on an AVX2 one. ``check`` says
+so, one line per essay and reason, instead of leaving it a mystery.
+Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from ..errors import InputError
+from ..platform import Platform, this_machine
+from .cache import SampleCache
+from .engine.checkpoint import check_model, fingerprint, model_folder, read_made_on
+
+
+def _model_here(models_dir: Path, name: str, cache: dict[str, tuple[str | None, Platform | None]]) -> tuple[str | None, Platform | None]:
+    """The fingerprint of models/<name> (None when there is none) and where it was made."""
+    if name not in cache:
+        try:
+            folder = check_model(models_dir, name)
+            cache[name] = (fingerprint(folder, remember=False), read_made_on(folder))
+        except (InputError, OSError, ValueError):
+            cache[name] = (None, None)
+    return cache[name]
+
+
+def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Platform | None = None) -> list[str]:
+    """One line per reason this essay's runs would not be reproduced on this machine."""
+    here = here or this_machine()
+    models: dict[str, tuple[str | None, Platform | None]] = {}
+    absent: Counter[tuple[str, str]] = Counter()
+    elsewhere: Counter[str] = Counter()
+    unknown = 0
+    for entry in cache.passages.values():
+        for run in entry.runs:
+            fp, _ = _model_here(models_dir, run.model, models)
+            if fp != run.model_fingerprint:
+                absent[(run.model, run.model_fingerprint)] += 1
+            if run.platform is None:
+                unknown += 1
+            elif run.platform != here:
+                elsewhere["; ".join(run.platform.differences(here))] += 1
+    notes = []
+    for (name, fp), n in sorted(absent.items()):
+        have, made_on = models[name]
+        folder = model_folder(models_dir, name)
+        now = f"{folder} is {have}" + (f", trained on {made_on}" if made_on else "") if have else f"{folder} is not there"
+        notes.append(f"{path}: {n} run(s) of model {name} {fp} cannot be made again here: {now}")
+    for what, n in sorted(elsewhere.items()):
+        notes.append(f"{path}: {n} run(s) were made on another platform, so the same model and seed may give other samples here: {what}")
+    if unknown:
+        notes.append(f"{path}: {unknown} run(s) do not say what they were made on (made before runs recorded it)")
+    return notes
