@@ -19,6 +19,7 @@ too long says who holds it.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
 import os
@@ -76,6 +77,8 @@ def locked(path: Path, *, wait: float | None = None) -> Iterator[float]:
         raise InputError(path, f"another writer holds this file: {_holder(path)}; waited {time.perf_counter() - start:.0f} s, "
                                "nothing was changed (try again when it is done)") from None
     try:
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # a writer killed mid-write left it; only holders write them
+            stale.unlink(missing_ok=True)
         yield time.perf_counter() - start
     finally:
         lock.release()
