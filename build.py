@@ -188,6 +188,7 @@ def cmd_explore(args) -> int:
 
     essays = read_essays(_layout(args), passage_size=config.passage_size, splitter=config.sentence_splitter)
     targets = explore.choose(essays, list(config.explore), args.essay, args.passage)
+    explore.check_caches(targets, _layout(args))  # before TensorFlow loads
     folder = check_model(request.models_dir, request.model)
     from generator.samples.generate import open_engine
 

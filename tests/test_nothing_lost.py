@@ -524,3 +524,65 @@ def test_an_editor_save_between_read_and_write_keeps_both(exhibit, tmp_path, mon
     assert any("changed outside the studio" in n for n in decision.notices)  # the page says so
     studio.undo("alpha")
     assert path.read_text() == edited
+
+
+# -- the smaller defects ----------------------------------------------------------
+
+
+def test_a_dead_workers_reader_fails_only_the_jobs_it_was_sent(tmp_path):
+    from generator.samples.cache import Params
+    from generator.samples.generate import Request
+    from generator.studio.jobs import EngineWorker, Job
+
+    params = Params(temperature=0.8, top_k=30, length=20, seed=1, finetune_steps=1, learning_rate=1e-4)
+    engine = EngineWorker(Request("tiny", tmp_path, "fast", 2, params))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    successor = subprocess.Popen([sys.executable, "-c", "import sys\nfor line in sys.stdin: pass"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        engine._jobs = {"j1": Job("j1", "alpha", "k1", params, 2, worker=dead), "j2": Job("j2", "alpha", "k2", params, 2, worker=successor)}
+        engine._read(dead)  # what its reader thread does when the process ends
+        assert engine.job("j1").stage == "error" and "stopped" in engine.job("j1").message
+        assert engine.job("j2").stage == "queued"  # sent to the new worker: still waiting for it
+    finally:
+        successor.stdin.close()
+        successor.wait(timeout=10)
+
+
+def test_the_page_stops_polling_a_job_the_studio_no_longer_knows(browser, exhibit, tmp_path, models):
+    """After a restart the studio answers 400 for an old job: the page says so and stops asking.
+    (The request for more samples is answered by the test, so no engine starts.)"""
+    running = _studio(exhibit, tmp_path, models_dir=models, model="tiny")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        polls: list[str] = []
+        page.route("**/api/essays/alpha/more", lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps({"job": "j1", "stage": "running", "message": "sampling", "seconds": 0.1})))
+        page.on("request", lambda r: polls.append(r.url) if "/api/jobs/" in r.url else None)
+        page.goto(running.url + "essays/alpha/")
+        page.locator("[data-more]").first.click()
+        page.wait_for_function("() => /no job/.test(document.querySelector('[data-passage] .job').textContent)", timeout=10_000)
+        seen = len(polls)
+        page.wait_for_timeout(1500)
+        assert seen == 1 and len(polls) == seen
+    finally:
+        context.close()
+        _stop(running)
+
+
+def test_explore_keeps_an_exploration_cache_it_cannot_read_whole(exhibit, models, capsys):
+    from tests.conftest import run_cli
+
+    path = exhibit / "samples" / "explore" / "alpha.json"
+    data = json.loads(path.read_text())
+    key = next(iter(data["passages"]))
+    data["passages"]["ffffffffffff"] = {"text": "A passage of an older essay.", "runs": "not a list"}  # malformed
+    broken = json.dumps(data)
+    path.write_text(broken)
+    assert run_cli("explore", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "alpha", "--passage", "1") == 1
+    err = capsys.readouterr().err
+    assert str(path) in err and "ffffffffffff" in err and "nothing was changed" in err
+    assert path.read_text() == broken and key in broken
+    path.write_text("{ not json")
+    assert run_cli("explore", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "alpha", "--passage", "1") == 1
+    assert path.read_text() == "{ not json"

@@ -119,6 +119,12 @@ def run(targets: list[tuple[Essay, Passage]], layout: ContentLayout, engine, mod
     return summary
 
 
+def check_caches(targets: list[tuple[Essay, Passage]], layout: ContentLayout) -> None:
+    """Refuse, before any model loads, an exploration cache that cannot be read whole."""
+    for essay, passage in targets:
+        _entry(layout.explore(essay.slug), essay, passage)
+
+
 def _entry(path, essay: Essay, passage: Passage):
     """The passage's entry as it is now; a cache that cannot be read, whole or in part, stops
     the run before any sampling (and is never written)."""

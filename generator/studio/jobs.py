@@ -125,13 +125,16 @@ class EngineWorker:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         r = self.request
-        cmd = [sys.executable, "-m", "generator.studio.worker", "--models-dir", str(r.models_dir.resolve()), "--model", r.model,
-               "--recipe", r.recipe, "--finetune-steps", str(r.params.finetune_steps), "--train-on", r.params.train_on]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         log.info("starting the engine worker for %s (%s recipe)", r.model, r.recipe)
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
+        self._proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
         threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
         return self._proc
+
+    def command(self) -> list[str]:
+        r = self.request
+        return [sys.executable, "-m", "generator.studio.worker", "--models-dir", str(r.models_dir.resolve()), "--model", r.model,
+                "--recipe", r.recipe, "--finetune-steps", str(r.params.finetune_steps), "--train-on", r.params.train_on]
 
     def _read(self, proc: subprocess.Popen) -> None:
         for line in proc.stdout:

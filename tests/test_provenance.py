@@ -1,0 +1,95 @@
+"""What each model and run was made on, the fingerprint of the checkpoint really restored,
+and `check` saying why a cached run would not be made again here."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+
+def test_engine_threads_follow_affinity_and_quota_not_the_machine(monkeypatch, tmp_path):
+    from generator import platform
+
+    monkeypatch.setattr(platform.os, "sched_getaffinity", lambda pid: {3})
+    monkeypatch.setattr(platform.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(platform, "_cpu_quota", lambda: None)
+    assert platform.engine_threads() == 1
+    monkeypatch.setattr(platform.os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr(platform, "_cpu_quota", lambda: 2)
+    assert platform.engine_threads() == 2
+    assert platform.this_machine().threads == 2
+
+
+def test_a_platform_says_what_differs():
+    from generator.platform import Platform, this_machine
+
+    here = this_machine()
+    other = dataclasses.replace(here, isa="x86-64-v3", threads=here.threads + 2)
+    assert Platform.from_dict(json.loads(json.dumps(other.as_dict()))) == other
+    assert other.differences(here) == [f"threads {here.threads + 2} (here {here.threads})", f"isa x86-64-v3 (here {here.isa})"]
+
+
+def test_the_fingerprint_hashes_the_checkpoint_that_is_restored(models, tmp_path):
+    from generator.samples.engine.checkpoint import checkpoint_prefix, fingerprint
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(models / "tiny", folder)
+    (folder / ".fingerprint.json").unlink(missing_ok=True)
+    base = fingerprint(folder)
+    assert base == fingerprint(models / "tiny")
+    for f in list(folder.glob("model.ckpt.*")):
+        shutil.copyfile(f, folder / f.name.replace("model.ckpt", "kept.ckpt"))
+    data = folder / "model.ckpt.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:-1] + bytes([data.read_bytes()[-1] ^ 1]))  # model.ckpt is another model now
+    assert fingerprint(folder) != base
+    (folder / "checkpoint").write_text('model_checkpoint_path: "kept.ckpt"\nall_model_checkpoint_paths: "kept.ckpt"\n')
+    assert checkpoint_prefix(folder) == folder / "kept.ckpt"
+    assert fingerprint(folder) == base  # the files the engine restores now: the first model's bytes
+
+
+def test_runs_and_the_demo_model_record_what_they_were_made_on(exhibit, models, tmp_path):
+    from generator.platform import this_machine
+    from generator.samples.cache import load_cache
+    from generator.samples.engine.checkpoint import read_made_on
+
+    assert read_made_on(models / "tiny") == this_machine()
+    assert run_cli("generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta",
+                   "--samples", "2", "--length", "12", "-q") == 0
+    cache, _ = load_cache(exhibit / "samples" / "beta.json", "beta")
+    runs = [r for e in cache.passages.values() for r in e.runs]
+    assert runs and all(r.platform == this_machine() for r in runs)
+    assert '"platform": {' in (exhibit / "samples" / "beta.json").read_text()
+
+
+def test_check_notes_runs_whose_model_is_not_here_or_that_were_made_elsewhere(exhibit, models, tmp_path, capsys):
+    from generator.fsutil import atomic_write_text
+    from generator.platform import this_machine
+    from generator.samples.cache import dump_cache, load_cache
+
+    assert run_cli("generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta",
+                   "--samples", "2", "--length", "12", "-q") == 0
+    capsys.readouterr()
+    assert run_cli("check", "--content", str(exhibit), "--models-dir", str(models)) == 0
+    err = capsys.readouterr().err
+    alpha = [line for line in err.splitlines() if "alpha.json" in line]
+    assert any("run(s) of model fixture" in line and "is not there" in line for line in alpha)  # the fixture's hand-written runs
+    assert any("do not say what they were made on" in line for line in alpha)
+    assert not [line for line in err.splitlines() if "beta.json" in line]  # made here, by the model here: nothing to say
+    # the same runs, as if made on an AVX2 machine with four threads
+    path = exhibit / "samples" / "beta.json"
+    cache, _ = load_cache(path, "beta")
+    elsewhere = dataclasses.replace(this_machine(), isa="x86-64-v3", threads=4)
+    for entry in cache.passages.values():
+        entry.runs = [dataclasses.replace(r, platform=elsewhere) for r in entry.runs]
+    atomic_write_text(path, dump_cache(cache))
+    assert run_cli("check", "--content", str(exhibit), "--models-dir", str(models)) == 0
+    beta = [line for line in capsys.readouterr().err.splitlines() if "beta.json" in line]
+    assert len(beta) == 1 and "made on another platform" in beta[0] and "isa x86-64-v3" in beta[0] and "threads 4" in beta[0]
+    # and with the model gone, that is said too, in one line
+    assert run_cli("check", "--content", str(exhibit), "--models-dir", str(tmp_path / "none")) == 0
+    beta = [line for line in capsys.readouterr().err.splitlines() if "beta.json" in line]
+    assert len(beta) == 2 and any("run(s) of model tiny" in line and "is not there" in line for line in beta)
