@@ -319,7 +319,7 @@ def test_a_thousand_hostile_requests_get_no_5xx_and_a_4xx_writes_nothing(exhibit
     rng = random.Random(16)
     conn = http.client.HTTPConnection("127.0.0.1", running.server.server_port, timeout=30)
     counts = {"2xx": 0, "4xx": 0, "5xx": 0}
-    fives, writes = [], []
+    fives, writes, unguarded = [], [], []
     try:
         before = snapshot()
         for _ in range(1000):
@@ -333,6 +333,8 @@ def test_a_thousand_hostile_requests_get_no_5xx_and_a_4xx_writes_nothing(exhibit
                 response = conn.getresponse()
                 response.read()
                 status = response.status
+                if response.getheader("X-Frame-Options") != "DENY" or "frame-ancestors 'none'" not in (response.getheader("Content-Security-Policy") or ""):
+                    unguarded.append((method, path, status))
             except (http.client.HTTPException, OSError):  # the server closed a connection it would not read (a huge body): reconnect
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", running.server.server_port, timeout=30)
@@ -348,7 +350,7 @@ def test_a_thousand_hostile_requests_get_no_5xx_and_a_4xx_writes_nothing(exhibit
         conn.close()
         _stop(running)
     print(f"\nhostile requests sent: 1000; answered {counts}")
-    assert fives == [] and writes == []
+    assert fives == [] and writes == [] and unguarded == []  # and every answer, errors too, forbids framing
     assert counts["4xx"] > 500 and counts["2xx"] > 0
 
 

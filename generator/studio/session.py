@@ -168,7 +168,6 @@ class Studio:
 
     def _take_text(self, s: EssayState, text: str | None) -> None:
         """Make ``text`` the picks file as the studio knows it."""
-        path = self.layout.picks(s.slug)
         s.picks_text = text
         try:
             s.picks, s.picks_warnings = self._parse(s, text)
@@ -193,8 +192,8 @@ class Studio:
         with self.lock:
             s = self.essay(slug)
             passage = s.passage(key)
-            ref = self._ref(s, key, candidate) if action in ("accept", "reject", "unpick", "up", "down") else None
             self._writable(s)
+            ref = self._ref(s, key, candidate) if action in ("accept", "reject", "unpick", "up", "down") else None
             entry = self._write(s, key, lambda picks, old: self._apply(s, action, passage, ref, picks, old))
             message = "auto-pick found nothing usable in this passage" if action == "auto" and (entry is None or not entry.refs) else ""
             return Decision(slug, key, self._take_notices(s), message)
