@@ -87,12 +87,13 @@ def _essay_files(layout: ContentLayout, config: SiteConfig, problems: list[Probl
     except InputError as exc:
         if all(p.message != exc.message for p in problems):
             problems.append(Problem.of(exc))
+    seen_models: dict = {}
     for essay in essays:
         cache, warning = load_cache(layout.samples(essay.slug), essay.slug)
         if warning:
             problems.append(Problem(warning))
         if models is not None:
-            problems += [Problem(n, error=False, note=True) for n in provenance_notes(layout.samples(essay.slug), cache, models)]
+            problems += [Problem(n, error=False, note=True) for n in provenance_notes(layout.samples(essay.slug), cache, models, models=seen_models)]
         picks, warnings = load_picks(layout.picks(essay.slug), essay.slug)
         for w in warnings:
             problems.append(Problem(w, error="unreadable" in w))

@@ -76,14 +76,20 @@ def _cpu_quota() -> int | None:
         return None
 
 
-def engine_threads() -> int:
-    """The CPUs this process may run on (its affinity, within any cgroup quota), not
-    the machine's count: results are exact for one thread count, so it must be the
-    one the engine really gets."""
+def schedulable_cpus() -> int:
+    """The CPUs this process may run on: TensorFlow's default thread count (gpt-2-simple's
+    sessions and the demo model's training use it)."""
     try:
-        n = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        n = os.cpu_count() or 1
+        return os.cpu_count() or 1
+
+
+def engine_threads() -> int:
+    """The fast engine's thread count: the CPUs this process may run on, within any
+    cgroup quota, not the machine's count: results are exact for one thread count, so
+    it must be the one the engine really gets."""
+    n = schedulable_cpus()
     quota = _cpu_quota()
     return max(1, min(n, quota) if quota else n)
 

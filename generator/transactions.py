@@ -39,6 +39,10 @@ from .samples.cache import SampleCache, dump_cache, load_cache
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+class LockTimeout(InputError):
+    """Another writer held the file's lock too long; nothing was changed."""
+
+
 WAIT_SECONDS = 10.0  # a writer holds a lock for milliseconds: ten seconds means something is wrong
 
 
@@ -74,7 +78,7 @@ def locked(path: Path, *, wait: float | None = None) -> Iterator[float]:
     try:
         lock.acquire()
     except Timeout:
-        raise InputError(path, f"another writer holds this file: {_holder(path)}; waited {time.perf_counter() - start:.0f} s, "
+        raise LockTimeout(path, f"another writer holds this file: {_holder(path)}; waited {time.perf_counter() - start:.0f} s, "
                                "nothing was changed (try again when it is done)") from None
     try:
         for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # a writer killed mid-write left it; only holders write them
@@ -117,10 +121,15 @@ class PicksWrite:
 
 
 def read_text(path: Path) -> str | None:
+    """The file's text (None when there is none); one that cannot be read is an InputError."""
     try:
         return path.read_text("utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"is not UTF-8 text ({exc}); fix it in your editor: nothing was changed") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc}); nothing was changed") from None
 
 
 REMOVE = object()  # what a change returns to take the file away (undo back to "no picks file")

@@ -290,7 +290,7 @@ def test_writers_killed_at_random_never_lose_what_they_reported(exhibit, tmp_pat
 def _hostile(rng: random.Random, slugs: list[str], keys: list[str], refs: list[str]) -> tuple[str, str, object]:
     """One random request: (method, path, body)."""
     junk = ["", "..", "../../etc/passwd", "%2e%2e%2f", "a" * 5000, "\u00e9\u0000", "r00000000:0:0", "<script>", "0", "-1", "1e999", "NaN", "null"]
-    values = [None, True, False, 0, -1, 3.7, 10**30, -(10**30), 1e308, float("nan"), "", "3.7", "abc", "1e3", [], {}, [1, 2], {"a": 1}, "x" * 10000, 2**31, 2**31 - 1, 100000]
+    values = [None, True, False, 0, -1, 3.7, 10**30, -(10**30), 1e308, float("nan"), "", "3.7", "abc", "1e3", [], {}, [1, 2], {"a": 1}, "x" * 10000, 2**31, 2**31 - 1, 100000, 10**400, -(10**400), "1" * 500]
     slug = rng.choice(slugs + junk)
     key = rng.choice(keys + junk)
     pick = lambda pool: rng.choice(pool + values)  # noqa: E731

@@ -4,7 +4,9 @@ and `check` saying why a cached run would not be made again here."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
 import shutil
 
 from tests.conftest import run_cli
@@ -40,6 +42,10 @@ def test_the_fingerprint_hashes_the_checkpoint_that_is_restored(models, tmp_path
     (folder / ".fingerprint.json").unlink(missing_ok=True)
     base = fingerprint(folder)
     assert base == fingerprint(models / "tiny")
+    old = hashlib.sha256()  # the fingerprint as every cached run recorded it: gpt-2-simple's files, in this order
+    for name in ("encoder.json", "hparams.json", "model.ckpt.data-00000-of-00001", "model.ckpt.index", "model.ckpt.meta", "vocab.bpe"):
+        old.update(name.encode() + (folder / name).read_bytes())
+    assert base == "sha256:" + old.hexdigest()[:16]
     for f in list(folder.glob("model.ckpt.*")):
         shutil.copyfile(f, folder / f.name.replace("model.ckpt", "kept.ckpt"))
     data = folder / "model.ckpt.data-00000-of-00001"
@@ -55,12 +61,15 @@ def test_runs_and_the_demo_model_record_what_they_were_made_on(exhibit, models, 
     from generator.samples.cache import load_cache
     from generator.samples.engine.checkpoint import read_made_on
 
-    assert read_made_on(models / "tiny") == this_machine()
+    made_on = read_made_on(models / "tiny")
+    assert made_on is not None and made_on.threads == len(os.sched_getaffinity(0))  # TensorFlow's default session
+    assert dataclasses.replace(made_on, threads=0) == dataclasses.replace(this_machine(), threads=0)
     assert run_cli("generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta",
                    "--samples", "2", "--length", "12", "-q") == 0
     cache, _ = load_cache(exhibit / "samples" / "beta.json", "beta")
     runs = [r for e in cache.passages.values() for r in e.runs]
     assert runs and all(r.platform == this_machine() for r in runs)
+    assert runs[0].platform.threads == len(os.sched_getaffinity(0))  # the thread count the engine ran with, here
     assert '"platform": {' in (exhibit / "samples" / "beta.json").read_text()
 
 

@@ -37,10 +37,7 @@ def pick_essay(files: ContentLayout, config: SiteConfig, essay: Essay, *, ratio:
         reports.append(report)
         return picks_text(text, config, essay, cache, new)
 
-    try:
-        update_picks(path, change)
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"the picks file is not UTF-8 text ({exc}); nothing was changed") from None
+    update_picks(path, change)
     return reports[-1]
 
 

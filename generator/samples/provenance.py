@@ -29,10 +29,12 @@ def _model_here(models_dir: Path, name: str, cache: dict[str, tuple[str | None, 
     return cache[name]
 
 
-def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Platform | None = None) -> list[str]:
-    """One line per reason this essay's runs would not be reproduced on this machine."""
+def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Platform | None = None,
+                     models: dict[str, tuple[str | None, Platform | None]] | None = None) -> list[str]:
+    """One line per reason this essay's runs would not be reproduced on this machine.
+    ``models`` remembers each model folder's fingerprint across essays (hashing 124M takes seconds)."""
     here = here or this_machine()
-    models: dict[str, tuple[str | None, Platform | None]] = {}
+    models = {} if models is None else models
     absent: Counter[tuple[str, str]] = Counter()
     elsewhere: Counter[str] = Counter()
     unknown = 0

@@ -29,7 +29,7 @@ from ..errors import InputError
 from ..site.render import show_controls
 from .jobs import EngineWorker
 from .preview import Preview
-from .session import Studio, StudioError
+from .session import Conflict, Studio, StudioError
 from .views import passage_view, totals
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,10 @@ def number(name: str, value: object, kind: type) -> int | float:
             value = float(value)
         except ValueError:
             value = None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise StudioError(f"'{name}' must be a {'whole ' if kind is int else ''}number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        raise StudioError(f"'{name}' must be a {'whole ' if kind is int else ''}number, got {str(value)[:40]!r}")
+    if kind is float and isinstance(value, int) and abs(value) > 2**53:
+        raise StudioError(f"'{name}' is out of range, got {str(value)[:40]!r}")
     if kind is int:
         if isinstance(value, float) and not value.is_integer():
             raise StudioError(f"'{name}' must be a whole number, got {value!r}")
@@ -189,6 +191,8 @@ def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token:
         with studio.lock:
             s = studio.essay(slug)
             s.passage(key)
+            if s.cache_warning:  # its run could not be written: say so before the engine works for nothing
+                raise Conflict(f"{s.cache_warning}; fix or move it before asking for more samples")
             missing = engine.missing()
             if missing:
                 raise StudioError(missing)

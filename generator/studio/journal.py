@@ -84,7 +84,10 @@ class Journal:
     def clear(self) -> None:
         self.steps = []
         if self.path is not None:
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("%s: could not remove the undo journal (%s)", self.path, exc)
 
     def __bool__(self) -> bool:
         return bool(self.steps)
@@ -93,4 +96,7 @@ class Journal:
         if self.path is None:
             return
         steps = [{"key": s.key, "old": _entry_to(s.old), "before": s.before, "after": s.after} for s in self.steps]
-        atomic_write_text(self.path, json.dumps({"format": FORMAT, "steps": steps}, ensure_ascii=False) + "\n")
+        try:
+            atomic_write_text(self.path, json.dumps({"format": FORMAT, "steps": steps}, ensure_ascii=False) + "\n")
+        except OSError as exc:  # the decision is saved already; only a restart would forget how to undo it
+            log.warning("%s: could not keep the undo history on disk (%s); undo works until the studio stops", self.path, exc)

@@ -28,7 +28,7 @@ from ..picks.commands import picks_text
 from ..picks.resolve import VerbosifiedEssay, verbosify
 from ..picks.store import PassagePicks, Picks, parse_picks
 from ..samples.cache import SampleCache, load_cache
-from ..transactions import REMOVE, read_text, update_picks
+from ..transactions import REMOVE, LockTimeout, read_text, update_picks
 from .journal import Journal, Step
 
 log = logging.getLogger(__name__)
@@ -150,9 +150,8 @@ class Studio:
         path = self.layout.picks(s.slug)
         try:
             text = read_text(path)
-        except UnicodeDecodeError as exc:
-            text = None
-            s.picks_problem = f"{path} is not UTF-8 text ({exc}); fix it in your editor: the studio changes nothing until then"
+        except InputError as exc:  # not UTF-8, or not readable
+            s.picks_problem = f"{exc}; the studio changes nothing until then"
             s.picks_read, s.picks_text = True, "\0"  # never equal to a real read
             return
         if s.picks_read and text == s.picks_text:
@@ -215,16 +214,13 @@ class Studio:
                 picks, _ = self._parse(s, text)
                 return self._render(s, text, self._with(picks, step.key, step.old))
 
-            try:
-                w = update_picks(path, change, read=s.picks_text)
-            except InputError as exc:
-                raise Busy(str(exc)) from None
+            w = self._transact(path, change, s)
+            self.version += 1
             s.undo.pop()
             if w.moved:
                 s.undo.clear()
                 s.notices.append(f"{path.name} changed outside the studio: the undo was applied to it (undo starts afresh)")
             self._take_text(s, w.text)
-            self.version += 1
             return Decision(slug, step.key, self._take_notices(s))
 
     def _take_notices(self, s: EssayState) -> tuple[str, ...]:
@@ -312,16 +308,24 @@ class Studio:
                 return None
             return self._render(s, text, new)
 
-        try:
-            w = update_picks(path, change, read=s.picks_text)
-        except InputError as exc:  # the lock: another writer held it too long
-            raise Busy(str(exc)) from None
+        w = self._transact(path, change, s)
         if w.moved:
             s.undo.clear()
             s.notices.append(f"{path.name} changed outside the studio: your decision was applied to it (undo starts afresh)")
             log.info("%s changed on disk; the decision was applied to it", path)
         self._take_text(s, w.text)
         if w.changed:
-            s.undo.push(Step(key, olds[-1], w.before, w.text))
             self.version += 1
+            s.undo.push(Step(key, olds[-1], w.before, w.text))
         return s.picks.passages.get(key)
+
+    @staticmethod
+    def _transact(path: Path, change, s: EssayState):
+        """``update_picks`` with its refusals in the studio's terms: 503 for a lock held too
+        long, 409 for a file that cannot be read. Nothing was written either way."""
+        try:
+            return update_picks(path, change, read=s.picks_text)
+        except LockTimeout as exc:
+            raise Busy(str(exc)) from None
+        except InputError as exc:
+            raise Conflict(str(exc)) from None

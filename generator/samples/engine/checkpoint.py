@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def check_model(models_dir: Path, name: str) -> Path:
     missing = [f for f in ("checkpoint", "encoder.json", "hparams.json", "vocab.bpe") if not (folder / f).is_file() or (folder / f).stat().st_size == 0]
     if not missing:
         prefix = checkpoint_prefix(folder)
-        weights = _weight_files(folder)
+        weights = [f for f in _weight_files(folder) if f.is_file()]
         missing = [f.name for f in weights if f.stat().st_size == 0]
         if not any(".data-" in f.name for f in weights):
             missing.append(prefix.name + ".data-*")
@@ -114,7 +115,7 @@ def fingerprint(folder: Path, *, remember: bool = True) -> str:
     prefix = checkpoint_prefix(folder)
     weights = _weight_files(folder)
     files = [folder / "encoder.json", folder / "hparams.json", *weights, folder / "vocab.bpe"]
-    stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    stamp = [(os.path.relpath(f, folder), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     cache = folder / ".fingerprint.json"
     try:
         saved = json.loads(cache.read_text())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...platform import this_machine
+from ...platform import schedulable_cpus, this_machine
 from .checkpoint import Hparams, write_checkpoint, write_made_on, write_vocabulary
 from .tf import load
 
@@ -99,5 +99,5 @@ def train(texts: list[str], folder: Path, plan: TrainingPlan = TrainingPlan(), p
             shutil.rmtree(folder)
         write_vocabulary(folder, plan.merges)
         write_checkpoint(sess, saver, folder, plan.hparams)
-        write_made_on(folder, this_machine())  # TensorFlow's default session: as many threads as CPUs it may use
+        write_made_on(folder, this_machine(schedulable_cpus()))  # TensorFlow's default session: a thread per CPU it may use
     return {"tokens": int(len(tokens)), "first_loss": first, "final_loss": float(last), "seconds": time.perf_counter() - start}

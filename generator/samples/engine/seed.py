@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import Params
-from ...platform import this_machine
+from ...platform import schedulable_cpus, this_machine
 from .checkpoint import Hparams
 from .common import Generation, PromptTooLong
 from .tf import load
@@ -51,7 +51,7 @@ class SeedEngine:
         self.hparams = Hparams.read(folder)
         self.encoder = encoder.get_encoder(str(folder))
         self.sess = self.gpt2.start_tf_sess()  # the library's own thread layout: TensorFlow's default, the CPUs it may use
-        self.platform = this_machine()
+        self.platform = this_machine(schedulable_cpus())
         self.bytes_written = 0
         self._work: Path | None = None
         self._source: dict = {}
