@@ -75,7 +75,7 @@ class FastEngine:
             self.loss = forward.training_loss(tf, model, hp, self.tokens)
             self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
             self.adam = Adam(tf, self.loss, self.weights, max_steps=max_finetune_steps, accumulate=window)
-            self.sampler = SamplerGraph(tf, model, hp)
+            self.sampler = SamplerGraph(tf, model, hp, self.end_of_text)
             self.saver = v1.train.Saver(var_list=self.weights)
             # The weights come from the checkpoint: initialise only our own
             # variables, never 500 MB of random numbers the restore overwrites.
@@ -87,7 +87,6 @@ class FastEngine:
         self.sess.run(init)
         self.checkpoint = str(checkpoint_prefix(folder))  # the files the fingerprint hashed
         self._restore_base()
-        self.sess.run(self.sampler.refresh)
 
     def _restore_base(self) -> None:
         """The checkpoint's weights, bit for bit, and fresh Adam slots."""
@@ -109,7 +108,6 @@ class FastEngine:
         """Back to the base weights."""
         if self._tuned:  # nothing to undo after a reset
             self._restore_base()
-            self.sess.run(self.sampler.refresh)
 
     def finetune(self, prompt: str, params: Params, tokens: list[int] | None = None) -> None:
         """Fresh base weights, then ``params.finetune_steps`` Adam steps on what ``params.train_on`` names."""
@@ -123,7 +121,6 @@ class FastEngine:
             batch = [tokens if tokens is not None else self.encode(prompt)]
             for t in range(1, params.finetune_steps + 1):
                 self.sess.run(self.adam.step, {self.tokens: batch, self.adam.lr: params.learning_rate, self.adam.t: float(t)})
-        self.sess.run(self.sampler.refresh)
 
     def _finetune_windows(self, prompt: str, params: Params) -> None:
         if not self.can_window:

@@ -4,16 +4,17 @@ The sampling knobs are placeholders, so one graph serves every passage and
 every escalation rung. The prompt goes through the model once and its keys
 and values are tiled for the batch; every draw is
 ``stateless_categorical`` seeded by (seed, prompt, step), so the same inputs
-and seed give the same samples whatever ran before.
+and seed give the same samples whatever ran before. The loop stops when
+every row has written <|endoftext|>: what follows it is cut anyway, and the
+draws before it do not depend on when the loop stops.
 """
 
 from __future__ import annotations
 
 from . import forward
 
-
 class SamplerGraph:
-    def __init__(self, tf, model, hp):
+    def __init__(self, tf, model, hp, end_of_text: int | None):
         v1 = tf.compat.v1
         self.context = v1.placeholder(tf.int32, [1, None], name="context")
         self.batch = v1.placeholder(tf.int32, [], name="samples")
@@ -24,34 +25,36 @@ class SamplerGraph:
 
         with v1.variable_scope("model", reuse=True):
             wte = v1.get_variable("wte")
-        # The output layer reads the embeddings transposed, through the matmul
-        # itself: a transposed copy would sample 15% faster but cost 0.45 GB of
-        # peak memory for 124M (the copy and the transpose that fills it).
-        self.refresh = tf.no_op()
 
-        def top_k(logits):
-            values, _ = tf.nn.top_k(logits, k=self.top_k)
-            return tf.where(logits < values[:, -1, tf.newaxis], tf.ones_like(logits) * -1e10, logits)
+        def filtered(logits):
+            """top_k as one comparison against each row's k-th value (top_k 0: no filter)."""
+            values, _ = tf.nn.top_k(logits, k=tf.maximum(self.top_k, 1))
+            floor = tf.where(self.top_k > 0, values[:, -1], tf.fill(tf.shape(values[:, -1]), float("-inf")))
+            return tf.where(logits < floor[:, tf.newaxis], tf.constant(-1e10, logits.dtype), logits)
 
-        _, prompt_pasts = forward.step(tf, model, hp, wte, self.context[:, :-1])
-        pasts0 = [tf.tile(p, [self.batch, 1, 1, 1, 1]) for p in prompt_pasts]
-        last = tf.tile(self.context[:, -1], [self.batch])
-        layer_shape = tf.TensorShape([None, 2, hp.n_head, None, hp.n_embd // hp.n_head])
-
-        def body(i, pasts, prev, output):
-            logits, pasts = forward.step(tf, model, hp, wte, prev[:, tf.newaxis], pasts=pasts)
-            logits = logits / self.temperature
-            logits = tf.cond(self.top_k > 0, lambda: top_k(logits), lambda: logits)
+        def draw(logits, i):
             seed = self.seed + tf.stack([tf.constant(0, tf.int64), tf.cast(i, tf.int64)])
-            draw = tf.random.stateless_categorical(logits, 1, seed=seed, dtype=tf.int32)[:, 0]
-            return i + 1, pasts, draw, tf.concat([output, draw[:, tf.newaxis]], axis=1)
+            return tf.random.stateless_categorical(filtered(logits / self.temperature), 1, seed=seed, dtype=tf.int32)[:, 0]
 
-        _, _, _, self.generated = tf.while_loop(
-            cond=lambda *args: True,
+        _, prompt_keys, prompt_values = forward.prompt(tf, model, hp, wte, self.context[:, :-1])
+        keys0 = [tf.tile(k, [self.batch, 1, 1, 1]) for k in prompt_keys]
+        values0 = [tf.tile(v, [self.batch, 1, 1, 1]) for v in prompt_values]
+        last = tf.tile(self.context[:, -1], [self.batch])
+        eot = tf.constant(-1 if end_of_text is None else end_of_text, tf.int32)
+        cache_shape = tf.TensorShape([None, hp.n_head, None, hp.n_embd // hp.n_head])
+
+        def body(i, keys, values, prev, ended, output):
+            logits, keys, values = forward.step(tf, model, hp, wte, prev[:, tf.newaxis], keys, values)
+            token = draw(logits, i)
+            return i + 1, keys, values, token, ended | tf.equal(token, eot), tf.concat([output, token[:, tf.newaxis]], axis=1)
+
+        self.steps, *_, self.generated = tf.while_loop(
+            cond=lambda i, keys, values, prev, ended, output: tf.logical_not(tf.reduce_all(ended)),
             body=body,
             maximum_iterations=self.length,
-            loop_vars=[tf.constant(0), pasts0, last, tf.zeros([self.batch, 0], tf.int32)],
-            shape_invariants=[tf.TensorShape([]), [layer_shape] * hp.n_layer, tf.TensorShape([None]), tf.TensorShape([None, None])],
+            loop_vars=[tf.constant(0), keys0, values0, last, tf.zeros([self.batch], tf.bool), tf.zeros([self.batch, 0], tf.int32)],
+            shape_invariants=[tf.TensorShape([]), [cache_shape] * hp.n_layer, [cache_shape] * hp.n_layer, tf.TensorShape([None]),
+                              tf.TensorShape([None]), tf.TensorShape([None, None])],
         )
 
     def feed(self, tokens: list[int], nsamples: int, temperature: float, top_k: int, length: int, seed: list[int]) -> dict:

@@ -1,0 +1,102 @@
+"""The sampler at its floor, and still the same samples: its steps' logits bit for bit those of
+gpt-2-simple's own ``model.model`` with ``past``, the samples recorded before it was rewritten,
+and an early stop that changes no sample."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from tests.sampler_cases import BASE, FIXTURE, PROMPTS, draw
+
+
+@pytest.fixture(scope="module")
+def engine(models):
+    from generator.samples.engine.fast import FastEngine
+
+    e = FastEngine(models / "tiny")
+    yield e
+    e.close()
+
+
+def _reference_and_ours(models, tokens: list[int], follow: np.ndarray):
+    """Logits at every sampling step for the same tokens, the way sample_sequence steps: the
+    prompt but its last token through the model once (batch 1, repeated for the batch), then
+    one token per row at a time. The reference is the library's ``model.model`` with ``past``,
+    concatenated as its sample_sequence does; ours is ``forward.prompt`` then ``forward.step``."""
+    from generator.samples.engine import forward
+    from generator.samples.engine.checkpoint import Hparams
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    from gpt_2_simple.src import model
+
+    hp = model.default_hparams()
+    hp.override_from_dict(Hparams.read(models / "tiny").as_dict())
+    batch = follow.shape[0]
+    columns = np.concatenate([np.full((batch, 1), tokens[-1]), follow], axis=1).T
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        context = v1.placeholder(tf.int32, [1, None])
+        prompt_out = model.model(hparams=hp, X=context)
+        past_in = v1.placeholder(tf.float32, model.past_shape(hparams=hp, batch_size=batch))
+        token_in = v1.placeholder(tf.int32, [batch, 1])
+        stepped = model.model(hparams=hp, X=token_in, past=past_in, reuse=True)
+        wte = [v for v in v1.global_variables() if v.name == "model/wte:0"][0]
+        _, keys, values = forward.prompt(tf, model, hp, wte, context)
+        shape = [batch, hp.n_head, None, hp.n_embd // hp.n_head]
+        keys_in = [v1.placeholder(tf.float32, shape) for _ in keys]
+        values_in = [v1.placeholder(tf.float32, shape) for _ in keys]
+        ours_step = forward.step(tf, model, hp, wte, token_in, keys_in, values_in)
+        saver = v1.train.Saver([v for v in v1.global_variables() if v.name.startswith("model/")])
+        with v1.Session(graph=graph) as sess:
+            saver.restore(sess, str(models / "tiny" / "model.ckpt"))
+            past = np.repeat(sess.run(prompt_out["present"], {context: [tokens[:-1]]}), batch, axis=0)
+            k, v = sess.run((keys, values), {context: [tokens[:-1]]})
+            k, v = [np.repeat(x, batch, axis=0) for x in k], [np.repeat(x, batch, axis=0) for x in v]
+            ref, ours = [], []
+            for column in columns:
+                r = sess.run(stepped, {token_in: column[:, None], past_in: past})
+                past = np.concatenate([past, r["present"]], axis=-2)
+                ref.append(r["logits"][:, -1])
+                logits, k, v = sess.run(ours_step, {token_in: column[:, None], **dict(zip(keys_in, k)), **dict(zip(values_in, v))})
+                ours.append(logits)
+    return ref, ours
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_every_steps_logits_are_bit_for_bit_the_librarys(models, engine, batch):
+    tokens = engine.encode(PROMPTS[0])
+    rng = np.random.RandomState(batch)
+    follow = rng.randint(0, engine.hparams.n_vocab - 1, size=(batch, 12))
+    ref, ours = _reference_and_ours(models, tokens, follow)
+    assert len(ref) == len(ours) == 13
+    for i, (a, b) in enumerate(zip(ref, ours)):
+        assert a.shape == b.shape and np.array_equal(a, b), f"step {i}: largest difference {np.abs(a - b).max()}"
+
+
+def test_samples_are_those_recorded_before_the_rewrite(models, engine):
+    from generator.platform import this_machine
+    from generator.samples.engine.checkpoint import fingerprint
+
+    recorded = json.loads(FIXTURE.read_text())
+    if fingerprint(models / "tiny") != recorded["model_fingerprint"] or this_machine(engine.platform.threads).as_dict() != recorded["platform"]:
+        pytest.skip("recorded on another platform: TensorFlow's bits hold on one platform only (python -m tests.sampler_cases to record here)")
+    assert draw(engine) == recorded["cases"]
+
+
+def test_early_stop_changes_no_sample_and_takes_fewer_steps(engine):
+    params = dataclasses.replace(BASE, finetune_steps=0, top_k=1, temperature=1.0, length=40)
+    engine.reset()
+    feed = engine.sampler.feed(engine.encode(PROMPTS[1]), 2, params.temperature, params.top_k, params.length, [params.seed, 1])
+    steps, rows = engine.sess.run((engine.sampler.steps, engine.sampler.generated), feed)
+    assert steps < params.length and all(engine.end_of_text in list(row) for row in rows)
+    # the same draws as a run that goes on to the end: a prompt that does not end early, cut where this one ended
+    longer = engine.sampler.feed(engine.encode(PROMPTS[0]), 3, 0.8, 30, 40, [7, 1])
+    steps_long, full = engine.sess.run((engine.sampler.steps, engine.sampler.generated), longer)
+    shorter = engine.sampler.feed(engine.encode(PROMPTS[0]), 3, 0.8, 30, int(steps_long) - 5, [7, 1])
+    assert np.array_equal(engine.sess.run(engine.sampler.generated, shorter), full[:, : int(steps_long) - 5])
