@@ -80,19 +80,77 @@ def child(row: str, passages: int, samples: int, length: int) -> None:
         t = time.perf_counter()
         g = engine.generate(text, params, samples)
         rss = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**30
-        rows.append({"wall": time.perf_counter() - t, "finetune": g.finetune_seconds, "sample": g.sample_seconds, "rss_gb": rss})
+        rows.append({"wall": time.perf_counter() - t, "finetune": g.finetune_seconds, "sample": g.sample_seconds, "rss_gb": rss,
+                     "split": dict(getattr(engine, "split", {}))})
+    hparams = engine.hparams
     engine.close()
+    t = time.perf_counter()
+    floor = floor_seconds(hparams, samples, length) if recipe == "fast" else None
+    floor_library = floor_seconds(hparams, samples, length, transposed=False) if recipe == "fast" else None
+    floor_wall = time.perf_counter() - t  # not part of the command: the parent takes it off
     print(
         json.dumps(
             {
                 "row": row,
                 "load": load,
+                "floor": floor,
+                "floor_library": floor_library,
+                "floor_wall": floor_wall,
                 "passages": rows,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "written_mb": (written_bytes() - start_io) / 2**20,
             }
         )
     )
+
+
+def floor_seconds(hparams, batch: int, length: int, repeats: int = 3, transposed: bool = True) -> float:
+    """The sampler's floor, measured here: the matrix multiplications of ``length`` one-token
+    steps at this batch size (per layer: c_attn, attn's c_proj, mlp's c_fc and c_proj; then the
+    output layer, against a transposed ``[n_embd, n_vocab]`` copy, its fastest form), chained
+    in one while loop as the sampler chains its steps. Attention over the cache, norms, the
+    draws and everything else the sampler does are left out. Best of ``repeats``. With
+    ``transposed`` False the output layer is the library's ``transpose_b`` against
+    ``[n_vocab, n_embd]``, the form the exact sampler must keep on a CPU where the copy's
+    bits differ."""
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    v1 = tf.compat.v1
+    e, v = hparams.n_embd, hparams.n_vocab
+    graph = tf.Graph()
+    with graph.as_default():
+        rnd = v1.random_normal_initializer(stddev=0.02)
+        layers = [[v1.get_variable(f"l{i}/{name}", shape, initializer=rnd) for name, shape in
+                   (("attn", [e, 3 * e]), ("proj", [e, e]), ("fc", [e, 4 * e]), ("mlp", [4 * e, e]))] for i in range(hparams.n_layer)]
+        out = v1.get_variable("wte_t", [e, v] if transposed else [v, e], initializer=rnd)
+
+        def body(i, h):
+            for attn, proj, fc, mlp in layers:
+                h = h + tf.matmul(tf.matmul(h, attn)[:, :e], proj)
+                h = h + tf.matmul(tf.matmul(h, fc), mlp)
+            logits = tf.matmul(h, out, transpose_b=not transposed)
+            return i + 1, h + 1e-6 * logits[:, :e]  # the next step depends on this one, as in sampling
+
+        _, h = tf.while_loop(lambda i, h: i < length, body, [tf.constant(0), tf.ones([batch, e])])
+        init = v1.global_variables_initializer()
+    graph.finalize()
+    times = []
+    with v1.Session(graph=graph, config=_session_config(tf)) as sess:
+        sess.run(init)
+        sess.run(h)  # warm-up
+        for _ in range(repeats):
+            t = time.perf_counter()
+            sess.run(h)
+            times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def _session_config(tf):
+    from generator.platform import engine_threads
+    from generator.samples.engine.fast import session_config
+
+    return session_config(tf, engine_threads())
 
 
 def ensure_model() -> None:
@@ -130,6 +188,7 @@ def main() -> int:
             print(out.stderr[-3000:], file=sys.stderr)
             return out.returncode
         res = json.loads(out.stdout.strip().splitlines()[-1])
+        whole[row] -= res["floor_wall"]
         n = len(res["passages"])
         ft = sum(p["finetune"] for p in res["passages"]) / n
         sa = sum(p["sample"] for p in res["passages"]) / n
@@ -143,6 +202,14 @@ def main() -> int:
             f"[{n} passages x {args.samples} samples x {args.length} tokens]",
             flush=True,
         )
+        if res["floor"]:
+            split = {k: sum(p["split"][k] for p in res["passages"]) / n for k in ("restore", "finetune", "sample", "decode")}
+            per = sum(p["wall"] for p in res["passages"]) / n
+            print(f"    sampler {split['sample']:.2f} s against its floor {res['floor']:.2f} s (the step's matmuls alone, same process): "
+                  f"{split['sample'] / res['floor']:.2f}x; against the floor with the library's output layer "
+                  f"({res['floor_library']:.2f} s): {split['sample'] / res['floor_library']:.2f}x", flush=True)
+            print("    a passage: " + ", ".join(f"{k} {v:.2f} s ({100 * v / per:.0f}%)" for k, v in split.items())
+                  + f", other {per - sum(split.values()):.2f} s", flush=True)
     if {"seed", "window", "passage"} <= set(whole):
         print(
             f"engineering (seed -> fast on the same data): {whole['seed'] / whole['window']:.1f}x; "

@@ -86,13 +86,16 @@ class FastEngine:
         self.sess = v1.Session(graph=self.graph, config=session_config(tf, threads))
         self.sess.run(init)
         self.checkpoint = str(checkpoint_prefix(folder))  # the files the fingerprint hashed
+        self.split: dict[str, float] = {}  # the last generate()'s seconds, by part
         self._restore_base()
 
     def _restore_base(self) -> None:
         """The checkpoint's weights, bit for bit, and fresh Adam slots."""
+        start = time.perf_counter()
         self.saver.restore(self.sess, self.checkpoint)
         self.sess.run(self.adam.reset_slots)
         self._tuned = False  # the weights are the base model's
+        self.split["restore"] = self.split.get("restore", 0.0) + time.perf_counter() - start
 
     def encode(self, text: str) -> list[int]:
         return self.encoder.encode(text)
@@ -154,16 +157,24 @@ class FastEngine:
         return self.encoder.decode(row)
 
     def generate(self, prompt: str, params: Params, nsamples: int) -> Generation:
+        """Fine-tune (or reset), then sample. ``split`` then holds where the passage's time went:
+        restoring the base weights, the fine-tune step itself, sampling and decoding."""
         tokens = self.encode(prompt)
         self.check_fits(len(tokens), params.length)
+        self.split = {}
         start = time.perf_counter()
         if params.finetune_steps:
             self.finetune(prompt, params, tokens)
         else:
             self.reset()
         tuned = time.perf_counter()
-        continuations = self.sample(prompt, params, nsamples, tokens)
-        return Generation(continuations, tuned - start, time.perf_counter() - tuned)
+        rows = self.sample_tokens(prompt, params, nsamples, tokens)
+        sampled = time.perf_counter()
+        continuations = [self.decode(row) for row in rows]
+        end = time.perf_counter()
+        self.split.update(finetune=tuned - start - self.split.get("restore", 0.0), sample=sampled - tuned, decode=end - sampled)
+        self.split.setdefault("restore", 0.0)
+        return Generation(continuations, tuned - start, end - tuned)
 
     def close(self) -> None:
         self.sess.close()
