@@ -17,19 +17,43 @@ whole from the outside (imports and model load included), and reports the
 seconds per passage (fine-tune and sampling apart), peak RSS and bytes
 written to disk.
 
-Measured on 2026-11-28, 2 cores (avx512), 4 passages x 10 samples x 100 tokens:
+Each fast row also reports, from the same process: the sampler's seconds
+against its floor (``floor_seconds``: the matrix multiplications of the
+same steps alone, at the same batch size, with the output layer against a
+transposed copy of the embeddings, and again against the library's
+``transpose_b`` layout), and a passage split into restoring the base
+weights, the fine-tune step, sampling and decoding.
+
+    python bench/generation.py                          # the three rows on 124M's shape
+    python bench/generation.py --model 355M --rows passage
+    bash bench/device.sh                                # on a machine with an NVIDIA GPU
+
+Measured on 2026-12-01, 2 cores (AMD EPYC, x86-64-v4 avx512_bf16), no GPU,
+4 passages x 10 samples x 100 tokens, 124M's shape:
 
 | row | whole command | per passage | fine-tune | sampling | load | peak RSS | written |
 |---|---|---|---|---|---|---|---|
-| seed | 347.9 s | 87.0 s | 39.2 s (with saving) | 46.8 s | 2.0 s | 7.45 GB | 480 MB a passage |
-| fast, window | 155.3 s | 38.8 s | 26.2 s | 10.0 s | 9.2 s | 6.24 GB | 0 |
-| fast, passage | 53.8 s | 13.4 s | 1.4 s | 10.2 s | 6.6 s | 2.13 GB | 0 |
+| seed | 395.1 s | 98.8 s | 49.1 s (with saving) | 48.3 s | 3.5 s | 7.64 GB | 480 MB a passage |
+| fast, window | 170.1 s | 42.5 s | 32.0 s | 7.4 s | 11.0 s | 6.41 GB | 0 |
+| fast, passage | 49.1 s | 12.3 s | 1.5 s | 8.1 s | 9.1 s | 2.13 GB | 0 |
 
-The engineering alone (same data) is 2.2x; training on the passage instead
-of the pasted windows is another 2.9x; together 6.5x. Over 50 passages
-(`--rows passage --passages 50`) the default's peak RSS is 2.21 GB, flat:
-2.05 GB after passage 1, 2.19 after 26, 2.20 after 50. No GPU was lent to
-the session that measured this, so there is no GPU row yet.
+The engineering alone (same data) is 2.3x; training on the passage instead
+of the pasted windows is another 3.5x; together 8.0x (6.5x before the
+sampler's rewrite, 2026-11-28). The seed row varies by 10-15% from run to
+run on this machine (347.9 s on 2026-11-28).
+
+The sampler (fast, passage row): 8.10 s for 10 x 100 tokens against a floor
+of 4.35 s, 1.86x; against the floor with the library's output layer
+(5.70 s), 1.42x. The gap between the two floors is the output layer: a
+transposed copy of ``wte`` would multiply in half the time, but on this
+AVX-512 CPU its logits differ from ``transpose_b``'s in the last bit, so the
+exact sampler keeps the library's layout (``engine/forward.py``). A passage
+of that row: restore 0.17 s (2%), fine-tune 1.30 s (14%), sampling 8.10 s
+(85%), decoding under 0.01 s. In the window row the fine-tune is 81% of a
+passage: five 1024-token windows forward and backward.
+
+No GPU was lent to the session that measured this: ``bench/device.sh`` is
+ready for one and has not run yet.
 """
 
 from __future__ import annotations
@@ -45,7 +69,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 MODELS = ROOT / "models"
-NAME = "bench-124M"
+SHAPES = {"124M": {}, "355M": {"n_embd": 1024, "n_head": 16, "n_layer": 24}}  # GPT-2's, over 124M's defaults
 
 
 def written_bytes() -> int:
@@ -56,7 +80,7 @@ def written_bytes() -> int:
 ROWS = {"seed": ("seed", "window"), "window": ("fast", "window"), "passage": ("fast", "passage")}
 
 
-def child(row: str, passages: int, samples: int, length: int) -> None:
+def child(row: str, passages: int, samples: int, length: int, model: str = "124M", require_gpu: bool = False) -> None:
     from generator.content import ContentLayout, read_essays
     from generator.samples.cache import Params
 
@@ -69,11 +93,12 @@ def child(row: str, passages: int, samples: int, length: int) -> None:
     if recipe == "seed":
         from generator.samples.engine.seed import SeedEngine
 
-        engine = SeedEngine(MODELS / NAME)
+        engine = SeedEngine(MODELS / f"bench-{model}")
     else:
         from generator.samples.engine.fast import FastEngine
 
-        engine = FastEngine(MODELS / NAME, window=train_on == "window")
+        engine = FastEngine(MODELS / f"bench-{model}", window=train_on == "window")
+    devices = placed_on(engine) if require_gpu else []
     load = time.perf_counter() - t0
     rows = []
     for text in texts:
@@ -96,6 +121,7 @@ def child(row: str, passages: int, samples: int, length: int) -> None:
                 "floor": floor,
                 "floor_library": floor_library,
                 "floor_wall": floor_wall,
+                "devices": devices,
                 "passages": rows,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "written_mb": (written_bytes() - start_io) / 2**20,
@@ -153,14 +179,27 @@ def _session_config(tf):
     return session_config(tf, engine_threads())
 
 
-def ensure_model() -> None:
+def placed_on(engine) -> list[str]:
+    """The devices the sampler's matrix multiplications ran on, from one traced run."""
+    tf = engine.tf
+    options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
+    meta = tf.compat.v1.RunMetadata()
+    feed = engine.sampler.feed(engine.encode("A short prompt for the trace."), 2, 0.8, 30, 4, [1, 1])
+    engine.sess.run(engine.sampler.generated, feed, options=options, run_metadata=meta)
+    return sorted({d.device for d in meta.step_stats.dev_stats if any("MatMul" in n.node_name or "MatMul" in n.timeline_label for n in d.node_stats)})
+
+
+def ensure_model(model: str = "124M") -> None:
+    import dataclasses
+
     from generator.samples.engine.checkpoint import GPT2_124M, build_random, check_model
 
+    name = f"bench-{model}"
     try:
-        check_model(MODELS, NAME)
+        check_model(MODELS, name)
     except Exception:  # noqa: BLE001 - not there yet
-        print(f"building {MODELS / NAME} (GPT-2 124M's shape, random weights) ...", file=sys.stderr)
-        build_random(MODELS / NAME, GPT2_124M, seed=0)
+        print(f"building {MODELS / name} (GPT-2 {model}'s shape, random weights) ...", file=sys.stderr)
+        build_random(MODELS / name, dataclasses.replace(GPT2_124M, **SHAPES[model]), seed=0)
 
 
 def main() -> int:
@@ -169,17 +208,20 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=10)
     ap.add_argument("--length", type=int, default=100)
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    ap.add_argument("--model", default="124M", choices=list(SHAPES), help="the checkpoint's shape (default: %(default)s)")
+    ap.add_argument("--require-gpu", action="store_true", help="fail unless TensorFlow ran the sampler's matmuls on a GPU")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.passages, args.samples, args.length)
+        child(args.child, args.passages, args.samples, args.length, args.model, args.require_gpu)
         return 0
-    ensure_model()
+    ensure_model(args.model)
     whole = {}
     for row in args.rows:
         start = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, __file__, "--child", row, "--passages", str(args.passages), "--samples", str(args.samples), "--length", str(args.length)],
+            [sys.executable, __file__, "--child", row, "--passages", str(args.passages), "--samples", str(args.samples), "--length", str(args.length),
+             "--model", args.model, *(["--require-gpu"] if args.require_gpu else [])],
             capture_output=True,
             text=True,
         )
@@ -189,12 +231,15 @@ def main() -> int:
             return out.returncode
         res = json.loads(out.stdout.strip().splitlines()[-1])
         whole[row] -= res["floor_wall"]
+        if args.require_gpu and not any("GPU" in d for d in res["devices"]):
+            print(f"the sampler's matmuls ran on {res['devices']}, not on a GPU", file=sys.stderr)
+            return 1
         n = len(res["passages"])
         ft = sum(p["finetune"] for p in res["passages"]) / n
         sa = sum(p["sample"] for p in res["passages"]) / n
         recipe, train_on = ROWS[row]
         print(
-            f"{recipe} recipe, train_on {train_on:<7}: {whole[row]:6.1f} s whole command ({whole[row] / n:.1f} s per passage; "
+            f"{args.model} {recipe} recipe, train_on {train_on:<7}{' on ' + ', '.join(res['devices']) if res['devices'] else ''}: {whole[row]:6.1f} s whole command ({whole[row] / n:.1f} s per passage; "
             f"fine-tune{' + save' if recipe == 'seed' else ''} {ft:.1f} s, sampling {sa:.1f} s per passage; load {res['load']:.1f} s), "
             f"peak RSS {res['peak_rss_mb'] / 1024:.2f} GB (RSS {res['passages'][0]['rss_gb']:.2f} GB after passage 1, "
             f"{res['passages'][n // 2]['rss_gb']:.2f} after {n // 2 + 1}, {res['passages'][-1]['rss_gb']:.2f} after {n}), "
