@@ -52,6 +52,12 @@ of that row: restore 0.17 s (2%), fine-tune 1.30 s (14%), sampling 8.10 s
 (85%), decoding under 0.01 s. In the window row the fine-tune is 81% of a
 passage: five 1024-token windows forward and backward.
 
+355M's shape (n_embd 1024, 16 heads, 24 layers), the default row only
+(`--model 355M --rows passage`): 117.4 s whole command, 29.3 s a passage
+(fine-tune 4.7 s, sampling 19.3 s, load 19.3 s), peak RSS 4.26 GB (4.18 GB
+after passage 1, 4.26 after 4); the sampler 1.82x its floor (10.61 s), 1.53x
+against the floor with the library's output layer (12.59 s).
+
 No GPU was lent to the session that measured this: ``bench/device.sh`` is
 ready for one and has not run yet.
 """
