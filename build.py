@@ -128,7 +128,8 @@ def _essays(args, config):
 
 
 def cmd_generate(args) -> int:
-    from generator.samples.generate import request_from, run
+    from generator.samples.generate import run
+    from generator.samples.request import request_from
 
     config = _config(args)
     request = request_from(
@@ -148,7 +149,8 @@ def cmd_generate(args) -> int:
     )
     essays = _essays(args, config)
     from generator.samples.engine.checkpoint import check_model, fingerprint
-    from generator.samples.generate import model_view, open_engine, plan
+    from generator.samples.engine.factory import model_view, open_engine
+    from generator.samples.generate import plan
 
     folder = check_model(request.models_dir, request.model)
     fp = fingerprint(folder)
@@ -180,7 +182,7 @@ def cmd_generate(args) -> int:
 def cmd_explore(args) -> int:
     from generator.samples import explore
     from generator.samples.engine.checkpoint import check_model, fingerprint
-    from generator.samples.generate import request_from
+    from generator.samples.request import request_from
 
     config = _config(args)
     request = request_from(config, args.models_dir, model=args.model)
@@ -190,7 +192,7 @@ def cmd_explore(args) -> int:
     targets = explore.choose(essays, list(config.explore), args.essay, args.passage)
     explore.check_caches(targets, _layout(args))  # before TensorFlow loads
     folder = check_model(request.models_dir, request.model)
-    from generator.samples.generate import open_engine
+    from generator.samples.engine.factory import open_engine
 
     engine = open_engine(folder, "fast", max_finetune_steps=max(explore.FINETUNE_STEPS), window=True)
     try:

@@ -32,6 +32,11 @@ def fast(models):
     engine.close()
 
 
+def loss(engine, prompt: str) -> float:
+    """The fine-tune's loss on ``prompt`` with the engine's weights as they are."""
+    return float(engine.sess.run(engine.loss, {engine.tokens: [engine.encode(prompt)]}))
+
+
 def generate(content: Path, models: Path, *extra: str) -> int:
     return run_cli("generate", "--content", str(content), "--models-dir", str(models), "--model", "tiny", "--samples", "3", "--length", "16", "-q", *extra)
 
@@ -102,12 +107,12 @@ def test_greedy_fast_equals_gpt2_simple_generate(models, fast):
 def test_one_finetune_step_lowers_the_loss_on_the_passage(fast):
     prompt = "Dr. Smith built the arm. It has five joints. The arm moves at 1.2 m/s."
     fast.reset()
-    before = fast.passage_loss(prompt)
+    before = loss(fast, prompt)
     fast.finetune(prompt, dataclasses.replace(PARAMS, learning_rate=1e-3))
-    after = fast.passage_loss(prompt)
+    after = loss(fast, prompt)
     fast.reset()
     assert after < before
-    assert fast.passage_loss(prompt) == pytest.approx(before, abs=1e-6)  # base weights restored exactly
+    assert loss(fast, prompt) == pytest.approx(before, abs=1e-6)  # base weights restored exactly
 
 
 def rss_mb() -> float:

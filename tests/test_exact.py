@@ -200,7 +200,7 @@ def test_generate_gives_the_same_bytes_run_after_run_and_under_load(exhibit, mod
 
 
 def test_escalation_draws_new_seeds_and_records_them():
-    from generator.samples.generate import ladder
+    from generator.samples.policy import ladder
 
     rungs = ladder(PROD)
     assert [(r.top_k, r.temperature) for r in rungs] == [(40, 0.8), (80, 0.9)]

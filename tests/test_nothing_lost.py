@@ -533,7 +533,7 @@ def test_an_editor_save_between_read_and_write_keeps_both(exhibit, tmp_path, mon
 
 def test_a_dead_workers_reader_fails_only_the_jobs_it_was_sent(tmp_path):
     from generator.samples.cache import Params
-    from generator.samples.generate import Request
+    from generator.samples.request import Request
     from generator.studio.jobs import EngineWorker, Job
 
     params = Params(temperature=0.8, top_k=30, length=20, seed=1, finetune_steps=1, learning_rate=1e-4)

@@ -354,7 +354,7 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "gpt_2_
 
 def test_more_samples_climbs_the_escalation_ladder_then_draws_new_batches():
     from generator.samples.cache import Params, PassageSamples, Run
-    from generator.samples.generate import next_params
+    from generator.samples.policy import next_params
 
     base = Params(temperature=0.8, top_k=30, length=100, seed=2019, finetune_steps=1, learning_rate=1e-4)
     entry = PassageSamples("A passage.")

@@ -24,7 +24,7 @@ def samples_writer(content: Path, reports: Path, seed: int) -> None:
     from generator.content.essays import parse_essay
     from generator.content.layout import ContentLayout
     from generator.samples.cache import Params, Run
-    from generator.samples.generate import record
+    from generator.samples.record import record
 
     layout = ContentLayout(content)
     config = load_config(layout.site_toml)

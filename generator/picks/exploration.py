@@ -102,7 +102,7 @@ def _side(train_on: str, run: Run, passage: str) -> Side:
 
 def comparison(entry: PassageSamples) -> list[Side]:
     """The window-against-passage runs of an explored passage (seeded from the grid's seed)."""
-    from ..samples.generate import derived_seed
+    from ..samples.policy import derived_seed
 
     grid_seeds = {r.params.seed for r in entry.runs if r.params.finetune_steps == 0}
     if len(grid_seeds) != 1:

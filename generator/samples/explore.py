@@ -33,7 +33,7 @@ COMPARE_SAMPLES = 10  # per side of the window-against-passage comparison
 def comparison(base: Params) -> list[Params]:
     """The artist's open question, at the piece's own parameters: one step on the passage's
     own tokens against one step on gpt-2-simple's pasted windows, with the same seed."""
-    from .generate import derived_seed
+    from .policy import derived_seed
 
     seed = derived_seed(base.seed, "compare")
     return [dataclasses.replace(base, finetune_steps=1, train_on=t, seed=seed) for t in TRAIN_ON]
@@ -135,7 +135,7 @@ def _entry(path, essay: Essay, passage: Passage):
 
 
 def _record(path, essay: Essay, passage: Passage, engine, model: str, fingerprint: str, params: Params, continuations: list[str]) -> None:
-    from .generate import record
+    from .record import record
 
     flags = tuple(flag(passage.text, c) for c in continuations)
     run = Run(model, fingerprint, engine.recipe, params, tuple(continuations), flags, engine.platform)

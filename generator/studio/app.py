@@ -24,7 +24,7 @@ import jinja2
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 
 from ..config import generation_problem
-from ..samples.generate import top_k_problem
+from ..samples.engine.factory import top_k_problem
 from ..errors import InputError
 from ..site.render import show_controls
 from .jobs import EngineWorker

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..samples.cache import Params, PassageSamples
-from ..samples.generate import Request, next_params
+from ..samples.policy import next_params
+from ..samples.request import Request
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

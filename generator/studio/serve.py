@@ -67,7 +67,7 @@ def open_studio(options: StudioOptions) -> Running:
     """Check the folders, bind the port, build the preview once: the studio, ready to serve."""
     from werkzeug.serving import make_server
 
-    from ..samples.generate import request_from
+    from ..samples.request import request_from
     from ..site.builder import PACKAGE
     from ..site.writer import check_output_dir
 

@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import InputError
     from ..samples.cache import Params
     from ..samples.engine.checkpoint import check_model, fingerprint
-    from ..samples.generate import new_run, open_engine, record
+    from ..samples.engine.factory import open_engine
+    from ..samples.generate import new_run
+    from ..samples.record import record
 
     engine = None
     fp = ""

@@ -1,8 +1,16 @@
-"""What both recipes share: their result type and their errors."""
+"""What both recipes share: the Engine protocol, their result type, their errors and the one
+rule for whether a prompt and its sample fit a model's context."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ...platform import Platform
+    from ..cache import Params
+
+SEED_CONTEXT = 1023  # gpt-2-simple's generate() holds at most 1023 tokens, prompt and sample together
 
 
 @dataclass(frozen=True)
@@ -21,3 +29,29 @@ class PromptTooLong(ValueError):
             if prompt_tokens >= 2
             else "the passage is too short to prompt the model (fewer than 2 tokens)"
         )
+
+
+def context_for(recipe: str, n_ctx: int) -> int:
+    """How many tokens, prompt and sample together, a recipe can hold on a model."""
+    return n_ctx if recipe == "fast" else min(n_ctx, SEED_CONTEXT)
+
+
+def check_fits(prompt_tokens: int, length: int, context: int) -> None:
+    """The one rule for a prompt: at least 2 tokens, and with the sample within the context."""
+    if prompt_tokens < 2 or prompt_tokens + length > context:
+        raise PromptTooLong(prompt_tokens, length, context)
+
+
+class Engine(Protocol):
+    """What generate and explore need of a recipe (fast and seed both provide it)."""
+
+    recipe: str
+    platform: Platform  # what its runs are made on
+
+    def encode(self, text: str) -> list[int]: ...
+    def check_fits(self, prompt_tokens: int, length: int) -> None: ...
+    def reset(self) -> None: ...  # back to the base weights
+    def finetune(self, prompt: str, params: Params) -> None: ...  # fresh base weights, then params.finetune_steps steps
+    def sample(self, prompt: str, params: Params, nsamples: int) -> list[str]: ...  # with the weights as they are
+    def generate(self, prompt: str, params: Params, nsamples: int): ...  # finetune (or reset), then sample, timed
+    def close(self) -> None: ...

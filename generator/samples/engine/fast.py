@@ -29,7 +29,7 @@ from . import forward, windows
 from .adam import Adam
 from ...platform import engine_threads, this_machine
 from .checkpoint import Hparams, checkpoint_prefix
-from .common import Generation, PromptTooLong
+from .common import Generation, check_fits, context_for
 from .sampler import SamplerGraph
 from .tf import load
 
@@ -101,11 +101,7 @@ class FastEngine:
         return self.encoder.encode(text)
 
     def check_fits(self, prompt_tokens: int, length: int) -> None:
-        if prompt_tokens < 2 or prompt_tokens + length > self.hparams.n_ctx:
-            raise PromptTooLong(prompt_tokens, length, self.hparams.n_ctx)
-
-    def passage_loss(self, prompt: str) -> float:
-        return float(self.sess.run(self.loss, {self.tokens: [self.encode(prompt)]}))
+        check_fits(prompt_tokens, length, context_for(self.recipe, self.hparams.n_ctx))
 
     def reset(self) -> None:
         """Back to the base weights."""

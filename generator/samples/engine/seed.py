@@ -24,9 +24,9 @@ import numpy as np
 from ..cache import Params
 from ...platform import schedulable_cpus, this_machine
 from .checkpoint import Hparams
-from .common import Generation, PromptTooLong
+from .common import SEED_CONTEXT, Generation, check_fits, context_for
 from .tf import load
-from .windows import WINDOW, dataset_text
+from .windows import dataset_text
 
 
 class _Quiet(contextlib.ExitStack):
@@ -60,8 +60,7 @@ class SeedEngine:
         return self.encoder.encode(text)
 
     def check_fits(self, prompt_tokens: int, length: int) -> None:
-        if prompt_tokens < 2 or prompt_tokens + length > min(self.hparams.n_ctx, WINDOW - 1):
-            raise PromptTooLong(prompt_tokens, length, min(self.hparams.n_ctx, WINDOW - 1))
+        check_fits(prompt_tokens, length, context_for(self.recipe, self.hparams.n_ctx))
 
     def dataset(self, prompt: str) -> str:
         return dataset_text(prompt, self.encode)
@@ -81,9 +80,9 @@ class SeedEngine:
             np.random.seed(params.seed)
             self.tf.compat.v1.set_random_seed(params.seed)
 
-    def reset(self) -> None:
-        """The base model, freshly loaded."""
-        self._fresh_session(None)
+    def reset(self, params: Params | None = None) -> None:
+        """The base model, freshly loaded (in a session seeded by ``params``, when given)."""
+        self._fresh_session(params)
         with _Quiet():
             self.gpt2.load_gpt2(self.sess, model_name=self.folder.name, model_dir=str(self.folder.parent))
         self._source = {"model_name": self.folder.name, "model_dir": str(self.folder.parent)}
@@ -105,7 +104,7 @@ class SeedEngine:
                 run_name="passage",
                 checkpoint_dir=str(work / "checkpoint"),
                 learning_rate=params.learning_rate,
-                sample_length=min(1023, self.hparams.n_ctx - 1),
+                sample_length=min(SEED_CONTEXT, self.hparams.n_ctx - 1),
             )
         self._source = {"run_name": "passage", "checkpoint_dir": str(work / "checkpoint")}
 
@@ -132,8 +131,7 @@ class SeedEngine:
             if params.finetune_steps:
                 self.finetune(prompt, params)
             else:
-                self._fresh_session(params)
-                self.reset()
+                self.reset(params)
             tuned = time.perf_counter()
             continuations = self.sample(prompt, params, nsamples)
         finally:

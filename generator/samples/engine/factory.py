@@ -1,0 +1,57 @@
+"""Opening a model: the recipe's engine (which imports TensorFlow), or a view of the model that
+deciding the work needs (its tokenizer and context, read without TensorFlow)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import InputError
+from ..request import Request
+from .common import Engine, check_fits, context_for
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """What deciding the work needs of a model, without loading it (or TensorFlow):
+    its recipe, its tokenizer and how many tokens its context holds."""
+
+    recipe: str
+    encode: Callable[[str], list[int]]
+    context: int
+
+    def check_fits(self, prompt_tokens: int, length: int) -> None:
+        check_fits(prompt_tokens, length, self.context)
+
+
+def top_k_problem(top_k: int, n_vocab: int) -> str | None:
+    """Why ``top_k`` cannot be asked of a model with ``n_vocab`` tokens (TensorFlow's
+    top_k would fail deep inside the sampler), or None."""
+    return f"{top_k} is more than the model's {n_vocab} tokens (0 means no limit)" if top_k > n_vocab else None
+
+
+def model_view(folder: Path, request: Request) -> ModelView:
+    """The model's tokenizer and context, read from its folder without TensorFlow."""
+    from .checkpoint import Hparams
+    from .encoding import get_encoder
+    from .windows import WINDOW
+
+    hp = Hparams.read(folder)
+    problem = top_k_problem(request.params.top_k, hp.n_vocab)
+    if problem:
+        raise InputError(folder / "hparams.json", f"top_k {problem}")
+    if request.params.train_on == "window" and hp.n_ctx < WINDOW:
+        raise InputError(folder / "hparams.json", f"train_on = window trains on {WINDOW}-token windows; this model's context holds {hp.n_ctx}")
+    return ModelView(request.recipe, get_encoder(folder).encode, context_for(request.recipe, hp.n_ctx))
+
+
+def open_engine(folder: Path, recipe: str, *, max_finetune_steps: int = 1, window: bool = False) -> Engine:
+    """Load the model into the recipe's engine (this imports TensorFlow)."""
+    if recipe == "seed":
+        from .seed import SeedEngine
+
+        return SeedEngine(folder)
+    from .fast import FastEngine
+
+    return FastEngine(folder, max_finetune_steps=max(1, max_finetune_steps), window=window)

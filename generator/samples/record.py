@@ -1,0 +1,40 @@
+"""Recording runs into the sample cache: the one way generate, explore and the studio's worker
+append what the engine made (under the file's lock, through ``generator.transactions``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..content.essays import Passage
+from .cache import PassageSamples, Run, SampleCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    entry: PassageSamples  # the passage's entry as written
+    runs: list[Run]  # the runs asked for, as stored (an id may have been made unique)
+    new: list[bool]  # per run: added, or found already there
+
+
+def record(path: Path, slug: str, passage: Passage, runs: list[Run], *, position: bool = False) -> Recorded:
+    """Append ``runs`` to the passage's entry in its essay's cache file, under the file's
+    lock: the file is read afresh there, since another process may have written it.
+    ``position`` keeps the passage's number in the entry (explore's caches order by it)."""
+    from ..transactions import update_samples
+
+    def change(cache: SampleCache) -> Recorded:
+        entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
+        entry.text = passage.text
+        if position:
+            entry.position = passage.index + 1
+        added = [entry.add(r) for r in runs]
+        return Recorded(entry, [r for r, _ in added], [new for _, new in added])
+
+    done = update_samples(path, slug, change)
+    for r, new in zip(done.runs, done.new):
+        log.debug("%s: %s run %s for passage %s (%s)", path, "recorded" if new else "found", r.id, passage.key, r.label)
+    return done
