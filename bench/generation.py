@@ -50,7 +50,11 @@ AVX-512 CPU its logits differ from ``transpose_b``'s in the last bit, so the
 exact sampler keeps the library's layout (``engine/forward.py``). A passage
 of that row: restore 0.17 s (2%), fine-tune 1.30 s (14%), sampling 8.10 s
 (85%), decoding under 0.01 s. In the window row the fine-tune is 81% of a
-passage: five 1024-token windows forward and backward.
+passage: five 1024-token windows forward and backward, bound by arithmetic.
+Its compute floor (``window_flops`` over ``matmul_rate``, a large matmul
+measured in the same process): 4.08 TFLOP at 210 GFLOP/s = 19.5 s, against
+33.9 s measured, 1.74x (a later run of that row alone: 181.5 s whole
+command, 45.4 s a passage).
 
 355M's shape (n_embd 1024, 16 heads, 24 layers), the default row only
 (`--model 355M --rows passage`): 117.4 s whole command, 29.3 s a passage
@@ -65,6 +69,7 @@ ready for one and has not run yet.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -118,6 +123,7 @@ def child(row: str, passages: int, samples: int, length: int, model: str = "124M
     t = time.perf_counter()
     floor = floor_seconds(hparams, samples, length) if recipe == "fast" else None
     floor_library = floor_seconds(hparams, samples, length, transposed=False) if recipe == "fast" else None
+    rate = matmul_rate() if train_on == "window" else None
     floor_wall = time.perf_counter() - t  # not part of the command: the parent takes it off
     print(
         json.dumps(
@@ -127,7 +133,10 @@ def child(row: str, passages: int, samples: int, length: int, model: str = "124M
                 "floor": floor,
                 "floor_library": floor_library,
                 "floor_wall": floor_wall,
+                "window_floor": window_flops(hparams) / rate if rate else None,
+                "rate": rate,
                 "devices": devices,
+                "shape": {"n_embd": hparams.n_embd, "n_layer": hparams.n_layer, "n_vocab": hparams.n_vocab},
                 "passages": rows,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "written_mb": (written_bytes() - start_io) / 2**20,
@@ -178,6 +187,39 @@ def floor_seconds(hparams, batch: int, length: int, repeats: int = 3, transposed
     return min(times)
 
 
+def window_flops(hparams, windows: int = 5, tokens: int = 1024) -> float:
+    """The arithmetic of gpt-2-simple's one-step fine-tune: ``windows`` windows of ``tokens``
+    forward and backward (backward twice forward): the layers' matmuls, causal attention
+    (half the scores on average) and the output layer over the vocabulary."""
+    e, layers, v = hparams.n_embd, hparams.n_layer, hparams.n_vocab
+    per_token = 2 * layers * 12 * e * e + 2 * layers * 2 * e * tokens / 2 + 2 * e * v
+    return 3 * per_token * tokens * windows
+
+
+def matmul_rate(repeats: int = 5) -> float:
+    """FLOP/s of a large matmul, the best this machine does: [1024, 768] x [768, 3072], as in training."""
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        a = v1.get_variable("a", [1024, 768], initializer=v1.random_normal_initializer())
+        b = v1.get_variable("b", [768, 3072], initializer=v1.random_normal_initializer())
+        c = tf.reduce_sum(tf.matmul(a, b))
+        init = v1.global_variables_initializer()
+    with v1.Session(graph=graph, config=_session_config(tf)) as sess:
+        sess.run(init)
+        sess.run(c)
+        best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            for _ in range(10):
+                sess.run(c)
+            best = min(best, (time.perf_counter() - t) / 10)
+    return 2 * 1024 * 768 * 3072 / best
+
+
 def _session_config(tf):
     from generator.platform import engine_threads
     from generator.samples.engine.fast import session_config
@@ -195,9 +237,14 @@ def placed_on(engine) -> list[str]:
     return sorted({d.device for d in meta.step_stats.dev_stats if any("MatMul" in n.node_name or "MatMul" in n.timeline_label for n in d.node_stats)})
 
 
-def ensure_model(model: str = "124M") -> None:
-    import dataclasses
+@dataclasses.dataclass(frozen=True)
+class _Shape:
+    n_embd: int
+    n_layer: int
+    n_vocab: int
 
+
+def ensure_model(model: str = "124M") -> None:
     from generator.samples.engine.checkpoint import GPT2_124M, build_random, check_model
 
     name = f"bench-{model}"
@@ -261,6 +308,10 @@ def main() -> int:
                   f"({res['floor_library']:.2f} s): {split['sample'] / res['floor_library']:.2f}x", flush=True)
             print("    a passage: " + ", ".join(f"{k} {v:.2f} s ({100 * v / per:.0f}%)" for k, v in split.items())
                   + f", other {per - sum(split.values()):.2f} s", flush=True)
+        if res.get("window_floor"):
+            print(f"    the window fine-tune's compute floor: {window_flops(_Shape(**res['shape'])) / 1e12:.2f} TFLOP at {res['rate'] / 1e9:.0f} GFLOP/s "
+                  f"(a large matmul here) = {res['window_floor']:.1f} s, against {split['finetune']:.1f} s measured "
+                  f"({split['finetune'] / res['window_floor']:.2f}x)", flush=True)
     if {"seed", "window", "passage"} <= set(whole):
         print(
             f"engineering (seed -> fast on the same data): {whole['seed'] / whole['window']:.1f}x; "
