@@ -5,7 +5,7 @@
 # 2. builds checkpoints of GPT-2 124M's and 355M's shape (random weights: speed does not
 #    depend on them) under models/;
 # 3. runs the fast rows (train_on window and passage) of bench/generation.py on each, every
-#    row in a process of its own, checks that TensorFlow placed the model on the GPU, and
+#    row in a process of its own, checks that the sampler loop's matmuls ran on the GPU, and
 #    prints the table. Nothing here is written to content/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -52,9 +52,9 @@ of that row: restore 0.17 s (2%), fine-tune 1.30 s (14%), sampling 8.10 s
 (85%), decoding under 0.01 s. In the window row the fine-tune is 81% of a
 passage: five 1024-token windows forward and backward, bound by arithmetic.
 Its compute floor (``window_flops`` over ``matmul_rate``, a large matmul
-measured in the same process): 4.08 TFLOP at 210 GFLOP/s = 19.5 s, against
-33.9 s measured, 1.74x (a later run of that row alone: 181.5 s whole
-command, 45.4 s a passage).
+measured in the same process): 4.37 TFLOP at 210 GFLOP/s = 20.8 s, against
+35.0 s measured, 1.68x (a later run of that row alone: 188.7 s whole
+command, 47.2 s a passage; the row varies by about 10% between runs).
 
 355M's shape (n_embd 1024, 16 heads, 24 layers), the default row only
 (`--model 355M --rows passage`): 117.4 s whole command, 29.3 s a passage
@@ -109,8 +109,10 @@ def child(row: str, passages: int, samples: int, length: int, model: str = "124M
         from generator.samples.engine.fast import FastEngine
 
         engine = FastEngine(MODELS / f"bench-{model}", window=train_on == "window")
-    devices = placed_on(engine) if require_gpu else []
     load = time.perf_counter() - t0
+    t = time.perf_counter()
+    devices = placed_on(engine) if require_gpu and recipe == "fast" else []
+    traced = time.perf_counter() - t  # not part of the command: the parent takes it off
     rows = []
     for text in texts:
         t = time.perf_counter()
@@ -123,8 +125,8 @@ def child(row: str, passages: int, samples: int, length: int, model: str = "124M
     t = time.perf_counter()
     floor = floor_seconds(hparams, samples, length) if recipe == "fast" else None
     floor_library = floor_seconds(hparams, samples, length, transposed=False) if recipe == "fast" else None
-    rate = matmul_rate() if train_on == "window" else None
-    floor_wall = time.perf_counter() - t  # not part of the command: the parent takes it off
+    rate = matmul_rate() if recipe == "fast" and train_on == "window" else None
+    floor_wall = time.perf_counter() - t + traced  # not part of the command: the parent takes it off
     print(
         json.dumps(
             {
@@ -190,9 +192,10 @@ def floor_seconds(hparams, batch: int, length: int, repeats: int = 3, transposed
 def window_flops(hparams, windows: int = 5, tokens: int = 1024) -> float:
     """The arithmetic of gpt-2-simple's one-step fine-tune: ``windows`` windows of ``tokens``
     forward and backward (backward twice forward): the layers' matmuls, causal attention
-    (half the scores on average) and the output layer over the vocabulary."""
+    (the library computes every score of the T x T product, then masks half of them) and the
+    output layer over the vocabulary."""
     e, layers, v = hparams.n_embd, hparams.n_layer, hparams.n_vocab
-    per_token = 2 * layers * 12 * e * e + 2 * layers * 2 * e * tokens / 2 + 2 * e * v
+    per_token = 2 * layers * 12 * e * e + 2 * layers * 2 * e * tokens + 2 * e * v
     return 3 * per_token * tokens * windows
 
 
@@ -228,13 +231,15 @@ def _session_config(tf):
 
 
 def placed_on(engine) -> list[str]:
-    """The devices the sampler's matrix multiplications ran on, from one traced run."""
+    """The devices the sampler's loop ran its matrix multiplications on, from one traced run
+    (the prompt pass left out: every step of the loop must be on the device that counts)."""
     tf = engine.tf
     options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
     meta = tf.compat.v1.RunMetadata()
     feed = engine.sampler.feed(engine.encode("A short prompt for the trace."), 2, 0.8, 30, 4, [1, 1])
     engine.sess.run(engine.sampler.generated, feed, options=options, run_metadata=meta)
-    return sorted({d.device for d in meta.step_stats.dev_stats if any("MatMul" in n.node_name or "MatMul" in n.timeline_label for n in d.node_stats)})
+    return sorted({d.device for d in meta.step_stats.dev_stats for n in d.node_stats
+                   if "while/" in n.node_name and "MatMul" in (n.node_name + n.timeline_label)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,7 +313,7 @@ def main() -> int:
                   f"({res['floor_library']:.2f} s): {split['sample'] / res['floor_library']:.2f}x", flush=True)
             print("    a passage: " + ", ".join(f"{k} {v:.2f} s ({100 * v / per:.0f}%)" for k, v in split.items())
                   + f", other {per - sum(split.values()):.2f} s", flush=True)
-        if res.get("window_floor"):
+        if res.get("window_floor") and res["floor"]:
             print(f"    the window fine-tune's compute floor: {window_flops(_Shape(**res['shape'])) / 1e12:.2f} TFLOP at {res['rate'] / 1e9:.0f} GFLOP/s "
                   f"(a large matmul here) = {res['window_floor']:.1f} s, against {split['finetune']:.1f} s measured "
                   f"({split['finetune'] / res['window_floor']:.2f}x)", flush=True)

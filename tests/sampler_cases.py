@@ -17,7 +17,7 @@ PROMPTS = ("Rovers drive slowly across the plains. They carry cameras and drills
            "The wheels are made of aluminium. They wear out. Engineers watch them.")
 CASES = (
     ("base weights, the piece's knobs, 3 samples", 0, dataclasses.replace(BASE, finetune_steps=0), 3),
-    ("one step on the passage, 1 sample", 0, BASE, 1),
+    ("one step on the passage at a learning rate that shows, 1 sample", 0, dataclasses.replace(BASE, learning_rate=1e-2), 1),
     ("one step, untamed (top_k 0, temperature 1), 4 samples of 60", 1, dataclasses.replace(BASE, top_k=0, temperature=1.0, length=60, seed=5), 4),
     ("base weights, top_k 1, 2 samples: every row ends at once", 1, dataclasses.replace(BASE, finetune_steps=0, top_k=1, temperature=1.0), 2),
     ("base weights, top_k 1, the first prompt", 0, dataclasses.replace(BASE, finetune_steps=0, top_k=1, temperature=1.0), 1),

@@ -89,14 +89,26 @@ def test_samples_are_those_recorded_before_the_rewrite(models, engine):
     assert draw(engine) == recorded["cases"]
 
 
-def test_early_stop_changes_no_sample_and_takes_fewer_steps(engine):
-    params = dataclasses.replace(BASE, finetune_steps=0, top_k=1, temperature=1.0, length=40)
-    engine.reset()
-    feed = engine.sampler.feed(engine.encode(PROMPTS[1]), 2, params.temperature, params.top_k, params.length, [params.seed, 1])
-    steps, rows = engine.sess.run((engine.sampler.steps, engine.sampler.generated), feed)
-    assert steps < params.length and all(engine.end_of_text in list(row) for row in rows)
-    # the same draws as a run that goes on to the end: a prompt that does not end early, cut where this one ended
-    longer = engine.sampler.feed(engine.encode(PROMPTS[0]), 3, 0.8, 30, 40, [7, 1])
-    steps_long, full = engine.sess.run((engine.sampler.steps, engine.sampler.generated), longer)
-    shorter = engine.sampler.feed(engine.encode(PROMPTS[0]), 3, 0.8, 30, int(steps_long) - 5, [7, 1])
-    assert np.array_equal(engine.sess.run(engine.sampler.generated, shorter), full[:, : int(steps_long) - 5])
+def test_early_stop_changes_no_sample_and_takes_fewer_steps(models, engine):
+    """Against the same sampler built without the early stop: every case gives the same samples,
+    and a batch whose every row ends at once runs fewer steps."""
+    from generator.samples.engine.fast import FastEngine
+
+    full = FastEngine(models / "tiny", early_stop=False)
+    try:
+        assert draw(engine) == draw(full)
+        params = dataclasses.replace(BASE, finetune_steps=0, top_k=1, temperature=1.0, length=40)
+        for e in (engine, full):
+            e.reset()
+        knobs = (engine.encode(PROMPTS[1]), 2, params.temperature, params.top_k, params.length, [params.seed, 1])
+        steps, rows = engine.sess.run((engine.sampler.steps, engine.sampler.generated), engine.sampler.feed(*knobs))
+        steps_full = full.sess.run(full.sampler.steps, full.sampler.feed(*knobs))
+        assert all(engine.end_of_text in list(row) for row in rows) and steps < steps_full == params.length
+        # rows that end at different steps: the loop goes on until the last one has ended
+        knobs = (engine.encode(PROMPTS[1]), 4, 1.0, 0, 60, [5, 1])
+        ours = engine.sess.run(engine.sampler.generated, engine.sampler.feed(*knobs))
+        theirs = full.sess.run(full.sampler.generated, full.sampler.feed(*knobs))
+        assert [engine.decode(r) for r in ours] == [full.decode(r) for r in theirs]
+        assert np.array_equal(ours, theirs[:, : ours.shape[1]])
+    finally:
+        full.close()

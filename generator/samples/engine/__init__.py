@@ -1,5 +1,7 @@
 """The verbosify engine: GPT-2 (through gpt-2-simple) fine-tuned per passage, then sampled.
 
-Everything in this package imports TensorFlow; only the generate,
-train-demo-model and download-model commands import it.
+The engines (``fast``, ``seed``, ``demo``, ``forward``, ``sampler``) import
+TensorFlow, and only the commands that need them load them; ``common``,
+``factory``, ``checkpoint`` and ``encoding`` do not, so deciding the work,
+fingerprinting a model and the studio's web process stay free of it.
 """

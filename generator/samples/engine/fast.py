@@ -53,7 +53,7 @@ def stream_seed(params: Params, prompt: str) -> list[int]:
 class FastEngine:
     recipe = "fast"
 
-    def __init__(self, folder: Path, *, max_finetune_steps: int = 1, window: bool = False):
+    def __init__(self, folder: Path, *, max_finetune_steps: int = 1, window: bool = False, early_stop: bool = True):
         tf, _ = load()
         from gpt_2_simple.src import encoder, model
 
@@ -75,7 +75,7 @@ class FastEngine:
             self.loss = forward.training_loss(tf, model, hp, self.tokens)
             self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
             self.adam = Adam(tf, self.loss, self.weights, max_steps=max_finetune_steps, accumulate=window)
-            self.sampler = SamplerGraph(tf, model, hp, self.end_of_text)
+            self.sampler = SamplerGraph(tf, model, hp, self.end_of_text if early_stop else None)
             self.saver = v1.train.Saver(var_list=self.weights)
             # The weights come from the checkpoint: initialise only our own
             # variables, never 500 MB of random numbers the restore overwrites.
@@ -139,7 +139,8 @@ class FastEngine:
         return [self.decode(row) for row in self.sample_tokens(prompt, params, nsamples, tokens)]
 
     def sample_tokens(self, prompt: str, params: Params, nsamples: int, tokens: list[int] | None = None) -> np.ndarray:
-        """The raw generated tokens, [nsamples, length]."""
+        """The raw generated tokens, [nsamples, steps]: ``length`` steps, or fewer when every
+        row wrote <|endoftext|> sooner (what follows it is cut by ``decode`` anyway)."""
         if tokens is None:
             tokens = self.encode(prompt)
             self.check_fits(len(tokens), params.length)

@@ -15,6 +15,7 @@ from . import forward
 
 class SamplerGraph:
     def __init__(self, tf, model, hp, end_of_text: int | None):
+        """``end_of_text`` None: no early stop (the loop always runs ``length`` steps)."""
         v1 = tf.compat.v1
         self.context = v1.placeholder(tf.int32, [1, None], name="context")
         self.batch = v1.placeholder(tf.int32, [], name="samples")
