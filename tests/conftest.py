@@ -34,6 +34,19 @@ def run_cli(*args: str) -> int:
     return build.main(list(args))
 
 
+def serve_studio(exhibit: Path, tmp_path: Path, models_dir: Path | None = None, model: str | None = None):
+    """The studio on ``exhibit``, on a free port of 127.0.0.1, serving in a thread (its preview and journal in ``tmp_path``)."""
+    import threading
+
+    from generator.studio.serve import StudioOptions, open_studio
+
+    options = StudioOptions(content=exhibit, models_dir=models_dir or tmp_path / "no-models", model=model, ratio=2.0,
+                            preview=tmp_path / "preview", templates=ROOT / "site_templates", project=ROOT, port=0)
+    running = open_studio(options)
+    threading.Thread(target=running.server.serve_forever, daemon=True).start()
+    return running
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 

@@ -25,22 +25,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, serve_studio
 
-pytest.importorskip("flask")
 
 
 # -- helpers ----------------------------------------------------------------
 
 
-def _studio(exhibit: Path, tmp_path: Path, models_dir: Path | None = None, model: str | None = None):
-    from generator.studio.serve import StudioOptions, open_studio
-
-    options = StudioOptions(content=exhibit, models_dir=models_dir or tmp_path / "no-models", model=model, ratio=2.0,
-                            preview=tmp_path / "preview", templates=ROOT / "site_templates", project=ROOT, port=0)
-    running = open_studio(options)
-    threading.Thread(target=running.server.serve_forever, daemon=True).start()
-    return running
+_studio = serve_studio
 
 
 def _stop(running) -> None:

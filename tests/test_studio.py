@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import tomllib
 import urllib.error
 import urllib.request
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, serve_studio
 from tests.test_web_checkers import AXE, axe_violations
 
 pytest.importorskip("flask")
@@ -23,14 +22,7 @@ pytest.importorskip("flask")
 
 
 
-def _open(exhibit: Path, tmp_path: Path, models_dir: Path | None = None, model: str | None = None):
-    from generator.studio.serve import StudioOptions, open_studio
-
-    options = StudioOptions(content=exhibit, models_dir=models_dir or tmp_path / "no-models", model=model, ratio=2.0,
-                            preview=tmp_path / "preview", templates=ROOT / "site_templates", project=ROOT, port=0)
-    running = open_studio(options)
-    threading.Thread(target=running.server.serve_forever, daemon=True).start()
-    return running
+_open = serve_studio
 
 
 @pytest.fixture
