@@ -34,6 +34,24 @@ class GenerationDefaults:
     train_on: str = "passage"  # or "window": exactly gpt-2-simple's finetune() data
 
 
+ORIENTATIONS = ("auto", "landscape", "portrait")
+LABEL_SIZES = ("A6", "A5")
+
+
+@dataclass(frozen=True)
+class ExhibitionSettings:
+    """[exhibition]: the loop on a gallery screen (output/exhibition/) and the wall label (output/label/)."""
+
+    essays: list = field(default_factory=list)  # slugs in the order the loop plays them; empty: every published essay
+    seconds_per_word: float = 0.28  # typing speed of the model's words
+    hold_seconds: float = 6.0  # how long a finished passage stays before the next
+    idle_seconds: float = 60.0  # after a visitor's last touch, the loop plays again
+    orientation: str = "auto"  # "portrait" or "landscape" turn the page on a screen mounted the other way
+    label_size: str = "A6"  # the printed wall label: A6 or A5
+    statement: str = ""  # the label's two lines (default: the site's subtitle)
+    year: int = 0  # the label's year (default: the latest essay's date)
+
+
 @dataclass(frozen=True)
 class SiteConfig:
     title: str = "Verbosified Space Rovers"
@@ -48,6 +66,7 @@ class SiteConfig:
     gifs: bool = True
     explore: list = field(default_factory=list)  # "essay-slug:N" passages for the technical exploration
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
+    exhibition: ExhibitionSettings = field(default_factory=ExhibitionSettings)
 
     @property
     def absolute_base(self) -> str:
@@ -76,6 +95,7 @@ def with_base_url(config: SiteConfig, base_url: str) -> SiteConfig:
 
 
 _SPLITTERS = ("builtin", "nltk-data")
+_TABLES = ("generation", "exhibition")
 _RECIPES = ("fast", "seed")
 TRAIN_ON = ("passage", "window")
 MAX_LENGTH = 1023  # gpt-2-simple's largest sample; the passage's own tokens come off it too (checked per passage)
@@ -112,8 +132,8 @@ def _typed(cls: type, table: dict[str, Any], path: Path, text: str, prefix: str 
     known = {f.name: f for f in fields(cls)}
     out: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in known or key == "generation":
-            raise InputError(path, f"unknown key '{prefix}{key}' (known: {', '.join(sorted(k for k in known if k != 'generation'))})", _line_of(text, key))
+        if key not in known or key in _TABLES:
+            raise InputError(path, f"unknown key '{prefix}{key}' (known: {', '.join(sorted(k for k in known if k not in _TABLES))})", _line_of(text, key))
         expected = type(getattr(cls(), key))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
@@ -136,12 +156,14 @@ def load_config(path: Path) -> SiteConfig:
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise InputError(path, f"invalid TOML: {exc}", int(m.group(1)) if m else None) from None
-    gen = data.pop("generation", {})
-    if not isinstance(gen, dict):
-        raise InputError(path, "'generation' must be a table", _line_of(text, "generation"))
+    tables = {name: data.pop(name, {}) for name in _TABLES}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise InputError(path, f"'{name}' must be a table", _line_of(text, name))
     site = _typed(SiteConfig, data, path, text)
-    generation = GenerationDefaults(**_typed(GenerationDefaults, gen, path, text, "generation."))
-    config = SiteConfig(**site, generation=generation)
+    generation = GenerationDefaults(**_typed(GenerationDefaults, tables["generation"], path, text, "generation."))
+    exhibition = ExhibitionSettings(**_typed(ExhibitionSettings, tables["exhibition"], path, text, "exhibition."))
+    config = SiteConfig(**site, generation=generation, exhibition=exhibition)
     for item in config.explore:
         if not isinstance(item, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*:[1-9][0-9]*", item):
             raise InputError(path, f"explore entries must look like \"essay-slug:PASSAGE\", got {item!r}", _line_of(text, "explore"))
@@ -155,4 +177,24 @@ def load_config(path: Path) -> SiteConfig:
     problem = _check_base_url(config.base_url)
     if problem:
         raise InputError(path, problem, _line_of(text, "base_url"))
+    problem = exhibition_problem(exhibition)
+    if problem:
+        raise InputError(path, f"exhibition.{problem[0]} {problem[1]}", _line_of(text, problem[0]))
     return config
+
+
+def exhibition_problem(ex: ExhibitionSettings) -> tuple[str, str] | None:
+    """(key, why) for the first unusable [exhibition] value, or None. Which essays exist is the build's to check."""
+    checks = {
+        "essays": (all(isinstance(s, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]*", s) for s in ex.essays), "must be a list of essay slugs"),
+        "seconds_per_word": (0 < ex.seconds_per_word <= 10, "must be more than 0 and at most 10"),
+        "hold_seconds": (0 <= ex.hold_seconds <= 600, "must be between 0 and 600"),
+        "idle_seconds": (5 <= ex.idle_seconds <= 3600, "must be between 5 and 3600"),
+        "orientation": (ex.orientation in ORIENTATIONS, f"must be one of {', '.join(ORIENTATIONS)}"),
+        "label_size": (ex.label_size in LABEL_SIZES, f"must be one of {', '.join(LABEL_SIZES)}"),
+        "year": (ex.year == 0 or 1000 <= ex.year <= 9999, "must be a four-digit year (or 0: the latest essay's)"),
+    }
+    for key, (ok, why) in checks.items():
+        if not ok:
+            return key, f"{why}, got {getattr(ex, key)!r}"
+    return None

@@ -24,7 +24,7 @@ from . import writer
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -91,6 +91,7 @@ def _summary_from_dict(d: dict):
         provenance=tuple(tuple(p) for p in d["provenance"]),
         overview=d.get("overview", ""),
         draft=d.get("draft", False),
+        exhibit=d.get("exhibit", {}),
     )
 
 
@@ -100,6 +101,7 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, defer: bool
     from ..picks.resolve import verbosify
     from ..picks.store import load_picks
     from ..samples.cache import load_cache
+    from .exhibition import exhibit_of
     from .render import EssaySummary, provenance_of, render_essay
 
     essay = parse_essay(path, passage_size=config.passage_size, splitter=config.sentence_splitter)
@@ -123,6 +125,7 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, defer: bool
         provenance=provenance_of(verbosified),
         overview=f"essays/{slug}/gifs/{overview.name}" if overview else "",
         draft=essay.draft,
+        exhibit=exhibit_of(verbosified, picks),
     )
     return summary, files, warnings, pending
 
@@ -156,7 +159,7 @@ def _animations(paths: Paths, config: SiteConfig, verbosified, files: dict[str, 
 
 
 PER_WORKER = 4  # fewer essays than this per extra process is not worth a fork
-SITE_TEMPLATES = ("index.html", "method.html", "explore.html", "alternatives.html", "404.html", "robots.txt", "sitemap.xml")
+SITE_TEMPLATES = ("index.html", "method.html", "explore.html", "alternatives.html", "exhibition.html", "label.html", "404.html", "robots.txt", "sitemap.xml")
 _worker_env = None
 
 
@@ -328,7 +331,10 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
             if warning:
                 report.warnings.append(warning)
             explore_caches.append(cache)
-        site = render_site_pages(env, config, summaries, statement, explore_caches)
+        from .exhibition import loop_essays
+
+        loop = loop_essays(config, summaries, layout.site_toml)
+        site = render_site_pages(env, config, summaries, statement, explore_caches, loop)
         site.update(_static_files(paths, config))
         files.update(site)
         site_files = sorted(site)

@@ -8,7 +8,7 @@ own Markdown is marked safe.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -18,6 +18,11 @@ from ..config import SiteConfig
 from ..picks.resolve import EssayStats, VerbosifiedEssay
 
 OPENAI_MODELS = ("124M", "355M", "774M", "1558M")
+
+
+def model_name(model: str) -> str:
+    """A model as every page names it: "GPT-2 124M", or any other model labelled as not OpenAI's."""
+    return f"GPT-2 {model}" if model in OPENAI_MODELS else f"demo model “{model}” (a small GPT-2 trained here, not OpenAI’s GPT-2)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class EssaySummary:
     provenance: tuple[tuple[str, str, int, int, int], ...]  # (model, recipe, passages, runs, samples)
     overview: str = ""  # path of the essay's overview animation (without .gif/.png), relative to the site root
     draft: bool = False  # rendered only by serve and build --drafts, never listed in the sitemap
+    exhibit: dict = field(default_factory=dict)  # the loop's passages and the label's records (exhibition.exhibit_of)
 
     @property
     def sort_key(self) -> tuple:
@@ -68,6 +74,7 @@ def environment(templates: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.globals["openai_models"] = OPENAI_MODELS
+    env.globals["model_name"] = model_name
     return env
 
 
@@ -136,10 +143,13 @@ def _stylesheet(env: jinja2.Environment) -> str:
     return source
 
 
-def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[EssaySummary], statement_html: str, explore_caches: list | None = None) -> dict[str, bytes]:
+def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[EssaySummary], statement_html: str,
+                      explore_caches: list | None = None, loop: list[EssaySummary] | None = None) -> dict[str, bytes]:
     """The pages that depend on every essay (landing, method, 404, sitemap,
-    robots) and on the exploration (exploration, alternative results)."""
+    robots, the gallery's loop and label) and on the exploration (exploration,
+    alternative results). ``loop``: the essays the exhibition plays, in order."""
     from ..picks.exploration import alternatives, explored
+    from .exhibition import exhibition_json, label_year, medium, qr_svg
 
     explore_caches = explore_caches or []
     essays = sorted(essays, key=lambda e: e.sort_key)
@@ -158,6 +168,19 @@ def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[Es
         ),
         "explore/index.html": _page(env, "explore.html", site, "explore/", "../", gen=site.generation, passages=explored(explore_caches)),
         "alternatives/index.html": _page(env, "alternatives.html", site, "alternatives/", "../", alternatives=alternatives(explore_caches)),
+        "exhibition/index.html": _page(
+            env, "exhibition.html", site, "exhibition/", "../",
+            models=list(dict.fromkeys(r["model"] for r in provenance)),
+            demo_used=any(r["model"] not in OPENAI_MODELS for r in provenance),
+        ),
+        "exhibition/passages.json": exhibition_json(site, essays if loop is None else loop),
+        "label/index.html": _page(
+            env, "label.html", site, "label/", "../",
+            totals=_totals([e for e in essays if not e.draft]),
+            medium=medium(site, essays, provenance),
+            year=label_year(site, essays),
+            qr=qr_svg(site.absolute_base, f"QR code to {site.absolute_base}") if site.absolute_base else "",
+        ),
         # GitHub Pages serves 404.html at whatever URL was missing: only root-relative URLs hold there.
         "404.html": _page(env, "404.html", site, "404.html", site.base_path, inline_css=_stylesheet(env)),
         "robots.txt": env.get_template("robots.txt").render(site=site).encode("utf-8"),
