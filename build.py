@@ -95,6 +95,18 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_kiosk(args) -> int:
+    from generator.gallery.kiosk import browser_command, find_browser, printable, run_kiosk
+
+    browser = find_browser(args.browser)
+    if args.dry_run:
+        print(printable(browser_command(browser, f"http://127.0.0.1:{args.port}/exhibition/")))
+        return 0
+    cmd_build(args)
+    run_kiosk(args.output.resolve(), args.port, browser)
+    return 0
+
+
 def cmd_clean(args) -> int:
     from generator.site import writer
 
@@ -326,6 +338,18 @@ def parser() -> argparse.ArgumentParser:
     _site_options(s)
     _server_options(s, 8000)
     s.set_defaults(func=cmd_serve)
+    ks = sub.add_parser(
+        "kiosk",
+        help="build, serve output/ on 127.0.0.1 and keep Chromium full-screen on the exhibition loop",
+        description="For a gallery screen: build the site, serve output/ on 127.0.0.1 and run Chromium in kiosk mode "
+        "on exhibition/ with a fresh profile, starting it again (with a back-off) whenever it exits. Ctrl-C stops both.",
+    )
+    _site_options(ks)
+    ks.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: %(default)s; 0 picks a free one)")
+    ks.add_argument("--browser", type=Path, metavar="PATH", help="the browser to run (default: chromium from PATH)")
+    ks.add_argument("--dry-run", action="store_true", dest="dry_run", help="print the browser's command line; build and serve nothing")
+    ks.add_argument("--drafts", action="store_true", help=argparse.SUPPRESS)
+    ks.set_defaults(func=cmd_kiosk)
     c = sub.add_parser("clean", help="remove output/ and its build cache", description="Remove output/ and its build cache.")
     _site_options(c)
     c.set_defaults(func=cmd_clean)

@@ -110,15 +110,21 @@ def test_every_page_loads_cleanly_and_no_generated_script_runs(sites, browser):
     assert "␅" in page.goto(base + "alternatives/").text()
 
 
+PLAYED = {"exhibition/"}  # the gallery loop is played by its script; without one it shows its title card and says so
+
+
 def test_every_page_reads_the_same_with_javascript_off(sites, browser):
     folder, base = sites["real"]
     on = browser.new_page()
     context = browser.new_context(java_script_enabled=False)
     off = context.new_page()
     for url in pages(folder):
-        on.goto(base + url)
         off.goto(base + url)
         text = off.locator("main").inner_text()
+        if url in PLAYED:
+            assert "Verbosified Space Rovers" in text and "JavaScript, which is turned off" in text, url
+            continue
+        on.goto(base + url)
         assert text.strip() and text == on.locator("main").inner_text(), url
     context.close()
     on.close()

@@ -103,7 +103,8 @@ def medium(config: SiteConfig, essays: Sequence, provenance: list[dict]) -> str:
     else:
         chosen = "no sentences chosen yet"
     parts = [", ".join(p for p in (models, _steps(steps, config.passage_size)) if p), f"{samples:,} samples", chosen]
-    return "; ".join(parts)
+    line = "; ".join(parts)
+    return line[:1].upper() + line[1:]
 
 
 def label_year(config: SiteConfig, essays: Sequence) -> str:

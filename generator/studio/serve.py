@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..site.builder import Paths
+from ..site.serve import allowed_hosts
 from .app import create_app
 from .jobs import EngineWorker
 from .preview import Preview
@@ -29,17 +29,6 @@ class StudioOptions:
     host: str = "127.0.0.1"
     port: int = 8001
     journal: Path | None = None  # the undo histories (default: beside the preview, in .vsr-studio/journal)
-
-
-def allowed_hosts(host: str, port: int) -> set[str]:
-    """The Host headers a browser sends to this server: its address, and `localhost` on loopback."""
-    names = {f"[{host}]" if ":" in host else host}
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            names.add("localhost")
-    except ValueError:
-        pass
-    return {f"{name}:{port}".lower() for name in names}
 
 
 @dataclass
