@@ -6,7 +6,7 @@
 Installs the npm package `lighthouse` into bench/.work/node if missing,
 serves the built site on 127.0.0.1 under a sub-path, runs Lighthouse in
 headless Debian Chromium (CHROME_PATH=/usr/bin/chromium) on the landing,
-essay and exploration pages, and prints the four category scores per page.
+essay and exploration pages and the gallery's loop and label, and prints the four category scores per page.
 Target: >= 0.95 everywhere.
 """
 
@@ -49,7 +49,7 @@ def main() -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/{site.name}/"
     worst = 1.0
-    for label, url in (("landing", ""), ("essay", f"essays/{essays[0]}/"), ("exploration", "explore/")):
+    for label, url in (("landing", ""), ("essay", f"essays/{essays[0]}/"), ("exploration", "explore/"), ("exhibition", "exhibition/"), ("label", "label/")):
         r = subprocess.run(
             [str(exe), base + url, "--quiet", "--output=json", "--output-path=stdout", f"--chrome-flags={FLAGS}", "--only-categories=" + ",".join(CATEGORIES)],
             capture_output=True,

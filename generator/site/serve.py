@@ -53,7 +53,7 @@ def watch(folders: list[Path], rebuild: Callable[[], None], stop: threading.Even
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    hosts: set[str] = set()
+    hosts: set[str] | None = set()  # None: any (bound to every address on purpose, for other machines)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib's name
         log.debug("%s " + format, self.address_string(), *args)
@@ -64,7 +64,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         super().end_headers()
 
     def _host_ok(self) -> bool:
-        if (self.headers.get("Host") or "").lower() in self.hosts:
+        if self.hosts is None or (self.headers.get("Host") or "").lower() in self.hosts:
             return True
         self.send_error(403, "Unknown Host", f"this server answers at {' or '.join(sorted(self.hosts))}")
         return False
@@ -85,8 +85,16 @@ def open_server(output: Path, host: str, port: int) -> http.server.ThreadingHTTP
         server = http.server.ThreadingHTTPServer((host, port), functools.partial(handler, directory=str(output)))
     except OSError as exc:
         raise InputError(None, f"cannot serve on {host}:{port}: {exc.strerror or exc} (try another --port)") from None
-    handler.hosts = allowed_hosts(host, server.server_address[1])
+    handler.hosts = None if _everywhere(host) else allowed_hosts(host, server.server_address[1])
     return server
+
+
+def _everywhere(host: str) -> bool:
+    """Bound to 0.0.0.0 or ::, to be reached by name from other machines: no Host list can be known."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def url_of(server: http.server.HTTPServer) -> str:
