@@ -96,14 +96,30 @@ def cmd_serve(args) -> int:
 
 
 def cmd_kiosk(args) -> int:
-    from generator.gallery.kiosk import browser_command, find_browser, printable, run_kiosk
+    from generator.gallery.kiosk import browser_command, find_browser, kiosk_site, kiosk_station, printable
 
     browser = find_browser(args.browser)
+    port = args.port if args.port is not None else 8002 if args.station else 8000
     if args.dry_run:
-        print(printable(browser_command(browser, f"http://127.0.0.1:{args.port}/exhibition/")))
+        print(printable(browser_command(browser, f"http://127.0.0.1:{port}/" + ("" if args.station else "exhibition/"))))
+        return 0
+    if args.station:
+        from generator.station.serve import StationOptions
+
+        kiosk_station(StationOptions(content=args.content, models_dir=args.models_dir, model=args.model, keep=args.keep, port=port), browser)
         return 0
     cmd_build(args)
-    run_kiosk(args.output.resolve(), args.port, browser)
+    kiosk_site(args.output.resolve(), port, browser)
+    return 0
+
+
+def cmd_station(args) -> int:
+    try:
+        from generator.station.serve import StationOptions, serve
+    except ImportError as exc:
+        raise InputError(None, f"the station needs Flask ({exc}): python3 -m pip install -r requirements.txt") from None
+
+    serve(StationOptions(content=args.content, models_dir=args.models_dir, model=args.model, keep=args.keep, host=args.host, port=args.port))
     return 0
 
 
@@ -318,6 +334,13 @@ def cmd_studio(args) -> int:
     return 0
 
 
+def _station_options(p: argparse.ArgumentParser) -> None:
+    if not any(a.dest == "models_dir" for a in p._actions):
+        p.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="where models live (default: %(default)s)")
+    p.add_argument("--model", help="model folder name under --models-dir (default: site.toml's [generation] model)")
+    p.add_argument("--keep", type=Path, metavar="FILE", help="append each visitor's request and what was shown to FILE (default: nothing is stored)")
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     _content_option(p)
     p.add_argument("--models-dir", type=Path, default=PROJECT / "models", help="where models live (default: %(default)s)")
@@ -345,9 +368,11 @@ def parser() -> argparse.ArgumentParser:
         "on exhibition/ with a fresh profile, starting it again (with a back-off) whenever it exits. Ctrl-C stops both.",
     )
     _site_options(ks)
-    ks.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: %(default)s; 0 picks a free one)")
+    ks.add_argument("--port", type=int, help="port on 127.0.0.1 (default: 8000, or 8002 with --station; 0 picks a free one)")
     ks.add_argument("--browser", type=Path, metavar="PATH", help="the browser to run (default: chromium from PATH)")
     ks.add_argument("--dry-run", action="store_true", dest="dry_run", help="print the browser's command line; build and serve nothing")
+    ks.add_argument("--station", action="store_true", help="open the live station (python build.py station) instead of the exhibition loop")
+    _station_options(ks)
     ks.add_argument("--drafts", action="store_true", help=argparse.SUPPRESS)
     ks.set_defaults(func=cmd_kiosk)
     c = sub.add_parser("clean", help="remove output/ and its build cache", description="Remove output/ and its build cache.")
@@ -471,6 +496,19 @@ def parser() -> argparse.ArgumentParser:
     sd.add_argument("--preview", type=Path, default=PROJECT / ".vsr-studio" / "preview", help="where the preview site is built (default: %(default)s)")
     sd.add_argument("--templates", type=Path, default=PROJECT / "site_templates", help=argparse.SUPPRESS)
     sd.set_defaults(func=cmd_studio)
+
+    sn = sub.add_parser(
+        "station",
+        help="a gallery screen where visitors verbosify their own words, live (the engine in a worker)",
+        description="A local web application for a gallery screen: a visitor writes up to three sentences and sees them "
+        "verbosified as the piece does it (one fine-tune step, the [generation] settings, auto-pick) beside GPT-2 untamed. "
+        "Nothing a visitor writes is stored unless --keep is given.",
+    )
+    _content_option(sn)
+    _loudness(sn)
+    _server_options(sn, 8002)
+    _station_options(sn)
+    sn.set_defaults(func=cmd_station)
     return p
 
 

@@ -53,6 +53,16 @@ class ExhibitionSettings:
 
 
 @dataclass(frozen=True)
+class StationSettings:
+    """[station]: visitors verbosify their own words (python build.py station)."""
+
+    examples: list = field(default_factory=list)  # "essay-slug:PASSAGE" offered to try (default: each essay's first)
+    untamed: bool = True  # show GPT-2 untamed beside the piece's configuration
+    blocklist: str = ""  # a file in the content folder: one word or phrase a line, '#' comments
+    timeout_seconds: float = 180.0  # a request older than this is dropped with a message
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     title: str = "Verbosified Space Rovers"
     subtitle: str = ""
@@ -67,6 +77,7 @@ class SiteConfig:
     explore: list = field(default_factory=list)  # "essay-slug:N" passages for the technical exploration
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
     exhibition: ExhibitionSettings = field(default_factory=ExhibitionSettings)
+    station: StationSettings = field(default_factory=StationSettings)
 
     @property
     def absolute_base(self) -> str:
@@ -95,7 +106,8 @@ def with_base_url(config: SiteConfig, base_url: str) -> SiteConfig:
 
 
 _SPLITTERS = ("builtin", "nltk-data")
-_TABLES = ("generation", "exhibition")
+PASSAGE_REF = re.compile(r"[a-z0-9][a-z0-9-]*:[1-9][0-9]*")  # "essay-slug:N", N from 1
+_TABLES = ("generation", "exhibition", "station")
 _RECIPES = ("fast", "seed")
 TRAIN_ON = ("passage", "window")
 MAX_LENGTH = 1023  # gpt-2-simple's largest sample; the passage's own tokens come off it too (checked per passage)
@@ -163,10 +175,14 @@ def load_config(path: Path) -> SiteConfig:
     site = _typed(SiteConfig, data, path, text)
     generation = GenerationDefaults(**_typed(GenerationDefaults, tables["generation"], path, text, "generation."))
     exhibition = ExhibitionSettings(**_typed(ExhibitionSettings, tables["exhibition"], path, text, "exhibition."))
-    config = SiteConfig(**site, generation=generation, exhibition=exhibition)
-    for item in config.explore:
-        if not isinstance(item, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*:[1-9][0-9]*", item):
-            raise InputError(path, f"explore entries must look like \"essay-slug:PASSAGE\", got {item!r}", _line_of(text, "explore"))
+    station = StationSettings(**_typed(StationSettings, tables["station"], path, text, "station."))
+    config = SiteConfig(**site, generation=generation, exhibition=exhibition, station=station)
+    for key, items in (("explore", config.explore), ("examples", config.station.examples)):
+        for item in items:
+            if not isinstance(item, str) or not PASSAGE_REF.fullmatch(item):
+                raise InputError(path, f"{key} entries must look like \"essay-slug:PASSAGE\", got {item!r}", _line_of(text, key))
+    if not 5 <= config.station.timeout_seconds <= 3600:
+        raise InputError(path, f"station.timeout_seconds must be between 5 and 3600, got {config.station.timeout_seconds!r}", _line_of(text, "timeout_seconds"))
     if config.passage_size < 1:
         raise InputError(path, "passage_size must be at least 1", _line_of(text, "passage_size"))
     if config.sentence_splitter not in _SPLITTERS:

@@ -152,3 +152,25 @@ def update_picks(path: Path, change: Callable[[str | None], object], *, read: st
         else:
             new = current
         return PicksWrite(new, current, read is not ... and read != current)
+
+
+# -- append-only logs ---------------------------------------------------------
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line to ``path`` under its lock, whole or not at all: a single write
+    of the line with O_APPEND, then fsync (the station's --keep file)."""
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    with locked(path):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                if os.write(fd, data) != len(data):
+                    raise OSError("short write")
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, size)  # never half a line
+                raise
+        finally:
+            os.close(fd)

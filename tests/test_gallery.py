@@ -65,7 +65,7 @@ def test_the_loop_types_the_first_passage_in_order_and_the_count_climbs(browser,
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.add_init_script(RECORDER)
-    page.goto(served_site + "exhibition/?speed=30", wait_until="networkidle")
+    page.goto(served_site + "exhibition/?speed=30&hold=60", wait_until="networkidle")  # a 2 s hold to look at the finished passage
     assert page.locator("body").get_attribute("data-state") == "playing"
     passage = page.locator(f'[data-exhibit-passage="{FIRST}"]')
     passage.wait_for(timeout=5000)
@@ -142,7 +142,7 @@ def test_a_touch_pauses_and_after_the_idle_time_the_loop_plays_on_from_where_it_
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     problems = watch(page)
     page.add_init_script(RECORDER)
-    page.goto(served_site + "exhibition/?speed=30&idle=2")
+    page.goto(served_site + "exhibition/?speed=30&hold=60&idle=2")  # passages held 2 s: time to touch the third
     third = "79390c064fdc"
     page.locator(f'[data-exhibit-passage="{third}"]').wait_for()
     page.mouse.click(400, 400)

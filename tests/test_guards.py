@@ -219,7 +219,7 @@ def test_pick_ratio_and_force(exhibit, capsys):
     assert more > forced and "\nauto = true\n" in picks.read_text()
 
 
-COMMANDS = ["build", "serve", "clean", "check", "generate", "explore", "download-model", "import-model", "train-demo-model", "pick", "stats", "studio"]
+COMMANDS = ["build", "serve", "clean", "check", "generate", "explore", "download-model", "import-model", "train-demo-model", "pick", "stats", "studio", "kiosk", "station"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

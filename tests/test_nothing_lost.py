@@ -223,7 +223,7 @@ def test_concurrent_writers_lose_no_run_and_no_decision(exhibit, tmp_path, model
     lost = [(k, ref, a) for (k, ref), a in answered.items() if not _holds(picked, k, ref, a)]
     print(f"\nruns recorded / reported: {len(reported) - len(missing)} / {len(reported)}; "
           f"decisions persisted / answered: {len(answered) - len(lost)} / {len(answered)}")
-    assert len([r for r in reported if r[0] == "alpha.json"]) >= 3 and len(answered) >= 10  # they really ran at once
+    assert len([r for r in reported if r[0] == "alpha.json"]) >= 3 and len(answered) >= 4  # they really ran at once (how many depends on the load: 5 to 43 seen)
     assert missing == [] and lost == []
 
 

@@ -6,6 +6,7 @@
       samples/<slug>.json         the sample cache
       samples/explore/<slug>.json the technical exploration
       picks/<slug>.toml           the curation
+      <file named by site.toml>   the station's blocklist ([station] blocklist)
 
 Every stage asks this object, so drafts, slugs and ``check`` change how essays
 are found in one place (Pelican's single settings object is the model).
@@ -47,6 +48,13 @@ class ContentLayout:
 
     def explore_files(self) -> list[Path]:
         return sorted(self.explore_dir.glob("*.json"))
+
+    def content_file(self, name: str, key: str) -> Path:
+        """A file site.toml names by ``key`` (the station's blocklist), which must lie inside the content folder."""
+        path = (self.root / name).resolve()
+        if not name or Path(name).is_absolute() or not path.is_relative_to(self.root.resolve()):
+            raise InputError(self.site_toml, f"{key} must name a file inside {self.root}, got {name!r}")
+        return path
 
     def essay_paths(self) -> list[Path]:
         return sorted(self.essays_dir.glob("*.md"))

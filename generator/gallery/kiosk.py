@@ -123,15 +123,9 @@ def supervise(browser: str, url: str, stop: threading.Event, backoff: Backoff = 
     return starts
 
 
-def run_kiosk(output: Path, port: int, browser: str, backoff: Backoff = Backoff()) -> int:
-    """Serve ``output`` on 127.0.0.1:``port`` and keep the browser on its exhibition page until
-    Ctrl-C or SIGTERM (a systemd stop); the browser is never left running behind. Returns the starts."""
-    from ..site.serve import open_server, url_of
-
-    server = open_server(output, "127.0.0.1", port)
-    threading.Thread(target=server.serve_forever, name="kiosk-server", daemon=True).start()
-    url = url_of(server) + "exhibition/"
-    log.info("serving %s at %s", output, url_of(server))
+def keep_open(url: str, browser: str, backoff: Backoff = Backoff()) -> int:
+    """Keep the browser on ``url`` until Ctrl-C or SIGTERM (a systemd stop); the browser is
+    never left running behind. Returns how many times it was started."""
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -141,6 +135,34 @@ def run_kiosk(output: Path, port: int, browser: str, backoff: Backoff = Backoff(
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def kiosk_site(output: Path, port: int, browser: str, backoff: Backoff = Backoff()) -> int:
+    """Serve ``output`` on 127.0.0.1:``port`` and keep the browser on its exhibition page."""
+    from ..site.serve import open_server, url_of
+
+    server = open_server(output, "127.0.0.1", port)
+    threading.Thread(target=server.serve_forever, name="kiosk-server", daemon=True).start()
+    log.info("serving %s at %s", output, url_of(server))
+    try:
+        return keep_open(url_of(server) + "exhibition/", browser, backoff)
+    finally:
         server.shutdown()
         server.server_close()
         log.info("kiosk stopped: browser closed, server down")
+
+
+def kiosk_station(options, browser: str, backoff: Backoff = Backoff()) -> int:
+    """Run the station (``StationOptions``) on 127.0.0.1 and keep the browser on it."""
+    from ..station.serve import open_station
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    running = open_station(options)
+    threading.Thread(target=running.server.serve_forever, name="kiosk-station", daemon=True).start()
+    log.info("the station is at %s", running.url)
+    try:
+        return keep_open(running.url, browser, backoff)
+    finally:
+        running.server.shutdown()
+        running.close()
+        log.info("kiosk stopped: browser closed, station down")

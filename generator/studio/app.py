@@ -14,7 +14,6 @@ become paths, and every page is rendered with autoescaping.
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import logging
 import math
 import re
@@ -26,6 +25,7 @@ from flask import Flask, Response, abort, jsonify, render_template, request, sen
 from ..config import generation_problem
 from ..samples.engine.factory import top_k_problem
 from ..errors import InputError
+from ..localweb import SECURITY_HEADERS, refusal
 from ..site.render import show_controls
 from .jobs import EngineWorker
 from .preview import Preview
@@ -36,15 +36,6 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 TOKEN_HEADER = "X-Studio-Token"
 OWN_PARAMS = {"temperature": float, "top_k": int, "seed": int, "length": int, "samples": int}  # "more samples" in the page
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
 _WHOLE = re.compile(r"[+-]?\d{1,19}")
 
 
@@ -77,21 +68,13 @@ class _Flask(Flask):
 def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token: str, hosts: set[str], site_static: Path) -> Flask:
     app = _Flask(__name__, template_folder=str(HERE / "templates"), static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # a decision is a few hundred bytes
-    origins = {f"http://{host}" for host in hosts}
     static = {"style.css": site_static / "style.css", "favicon.svg": site_static / "favicon.svg",
               "studio.css": HERE / "static" / "studio.css", "studio.js": HERE / "static" / "studio.js"}
 
     @app.before_request
     def guard():
-        if request.host.lower() not in hosts:
-            return _error(f"this studio answers at {' or '.join(sorted(hosts))}, not {request.host!r}", 403)
-        if request.method == "POST":
-            if not hmac.compare_digest(request.headers.get(TOKEN_HEADER, "").encode(), token.encode()):
-                return _error("missing or wrong studio token: reload the studio's page", 403)
-            origin, site = request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site")
-            if (origin is not None and origin.lower() not in origins) or (site is not None and site not in ("same-origin", "none")):
-                return _error("this request came from another site's page: only the studio's own pages may change anything", 403)
-        return None
+        refused = refusal(request, name="studio", hosts=hosts, token=token, token_header=TOKEN_HEADER)
+        return _error(*refused) if refused else None
 
     @app.after_request
     def protect(response: Response) -> Response:

@@ -1,0 +1,36 @@
+"""The guards of the local web applications, the studio and the station.
+
+Each answers only requests whose Host header names the address it is bound
+to (DNS rebinding); every POST must carry this run's token (a page on another
+site cannot read it) and come from the application's own origin (``Origin``,
+``Sec-Fetch-Site``); no page may be framed (``frame-ancestors 'none'``,
+``X-Frame-Options: DENY``) and no script runs but the application's own files.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def refusal(request, *, name: str, hosts: set[str], token: str, token_header: str) -> tuple[str, int] | None:
+    """Why ``request`` (Flask's) is refused, with its status; None when it may go on."""
+    if request.host.lower() not in hosts:
+        return f"this {name} answers at {' or '.join(sorted(hosts))}, not {request.host!r}", 403
+    if request.method == "POST":
+        if not hmac.compare_digest(request.headers.get(token_header, "").encode(), token.encode()):
+            return f"missing or wrong {name} token: reload the {name}'s page", 403
+        origin, site = request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site")
+        origins = {f"http://{host}" for host in hosts}
+        if (origin is not None and origin.lower() not in origins) or (site is not None and site not in ("same-origin", "none")):
+            return f"this request came from another site's page: only the {name}'s own pages may change anything", 403
+    return None

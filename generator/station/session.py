@@ -1,0 +1,173 @@
+"""The station's state in the web process: the exhibit's settings, the examples,
+the blocklist, the engine's queue, and the optional --keep file."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import SiteConfig
+from ..content.essays import Essay, Passage
+from ..content.layout import ContentLayout
+from ..errors import InputError
+from ..samples.cache import Params
+from ..site.render import model_name
+from .jobs import StationEngine, Visit
+from .result import run_of, tamed_column, untamed_column, with_words
+from .visitor import Blocklist, Refused, visitor_passage
+
+log = logging.getLogger(__name__)
+MAX_EXAMPLES = 4
+
+
+@dataclass(frozen=True)
+class Example:
+    essay: str  # its title
+    passage: Passage
+    cached: list[str]  # the sentences the exhibit picked for it
+    cached_untamed: str  # an untamed sample from the exploration, when there is one
+
+
+def tamed_params(config: SiteConfig) -> Params:
+    """The exhibit's [generation] settings, on the passage's own tokens (the fast recipe's default)."""
+    g = config.generation
+    return Params(g.temperature, g.top_k, g.length, g.seed, g.finetune_steps, g.learning_rate, "passage")
+
+
+def untamed_params(config: SiteConfig) -> Params:
+    """GPT-2 untamed: no fine-tuning, temperature 1.0, no top_k limit; the same length and seed."""
+    g = config.generation
+    return Params(1.0, 0, g.length, g.seed, 0, g.learning_rate, "passage")
+
+
+def _examples(layout: ContentLayout, config: SiteConfig, essays: list[Essay]) -> list[Example]:
+    from ..picks.resolve import verbosify
+    from ..picks.store import load_picks
+    from ..samples.cache import load_cache
+
+    by_slug = {e.slug: e for e in essays}
+    refs = config.station.examples or [f"{e.slug}:1" for e in essays if not e.draft][:MAX_EXAMPLES]
+    out = []
+    for ref in refs:
+        slug, n = ref.rsplit(":", 1)
+        essay = by_slug.get(slug)
+        if essay is None or int(n) > len(essay.passages):
+            raise InputError(layout.site_toml, f"station.examples names {ref!r}, which is not a passage of an essay here")
+        passage = essay.passages[int(n) - 1]
+        cache, _ = load_cache(layout.samples(slug), slug)
+        picks, _ = load_picks(layout.picks(slug), slug)
+        cached = [i.text for i in verbosify(essay, cache, picks, config.sentence_splitter).at(passage).insertions]
+        untamed = ""
+        explored, _ = load_cache(layout.explore(slug), slug)
+        entry = explored.for_passage(passage.key)
+        for run in entry.runs if entry else []:
+            p = run.params
+            if (p.temperature, p.top_k, p.finetune_steps) == (1.0, 0, 0) and run.samples:
+                untamed = run.samples[0]
+                break
+        out.append(Example(essay.title, passage, cached, untamed))
+    return out
+
+
+class Station:
+    def __init__(self, content: Path, models_dir: Path, model: str | None, keep: Path | None, token: str):
+        from ..config import load_config
+        from ..content import read_essays
+
+        self.layout = ContentLayout(content)
+        self.config = load_config(self.layout.site_toml)
+        s = self.config.station
+        self.blocklist = Blocklist.read(self.layout.content_file(s.blocklist, "station.blocklist") if s.blocklist else None)
+        essays = read_essays(self.layout, passage_size=self.config.passage_size, splitter=self.config.sentence_splitter)
+        self.examples = _examples(self.layout, self.config, essays)
+        self.models_dir = models_dir
+        self.model = model or self.config.generation.model
+        self.keep = keep
+        self.token = token
+        self.hosts: set[str] = set()  # set once the port is bound
+        self.tamed = tamed_params(self.config)
+        self.untamed = untamed_params(self.config) if s.untamed else None
+        self.engine = StationEngine(models_dir, self.model, max(1, self.tamed.finetune_steps), s.timeout_seconds, on_finish=self._finished)
+        self._fingerprint: str | None = None
+
+    # -- what the page shows
+
+    @property
+    def model_label(self) -> str:
+        return model_name(self.model)
+
+    def missing(self) -> str | None:
+        """Why no request can run (no model), saying how to get one; None when all is well."""
+        from ..samples.engine.checkpoint import check_model
+
+        try:
+            check_model(self.models_dir, self.model)
+        except InputError as exc:
+            return (f"{exc}. Get one with `python build.py download-model 124M` (OpenAI's GPT-2), "
+                    "`python build.py import-model PATH` or, offline, `python build.py train-demo-model`")
+        return None
+
+    def examples_payload(self) -> list[dict]:
+        return [{"essay": e.essay, "text": e.passage.text, "words": e.passage.words, "cached": [with_words(t) for t in e.cached],
+                 "cached_untamed": e.cached_untamed} for e in self.examples]
+
+    # -- requests
+
+    def submit(self, text: object) -> tuple[str, int, Visit | None]:
+        """(message, HTTP status, visit): a queued visit, or why there is none."""
+        try:
+            passage = visitor_passage(text, sentences=self.config.passage_size, splitter=self.config.sentence_splitter, blocklist=self.blocklist)
+        except Refused as exc:
+            return str(exc), 400, None
+        if self.missing():
+            return "The station has no model to run, so it can show only the examples' cached results.", 503, None
+        visit = self.engine.submit(passage.text, dataclasses.asdict(self.tamed), self.config.generation.samples,
+                                   dataclasses.asdict(self.untamed) if self.untamed else None, context=passage)
+        visit.result["words"] = passage.words
+        return "", 202, visit
+
+    def status(self, vid: str) -> dict | None:
+        visit = self.engine.visit(vid)
+        if visit is None:
+            return None
+        stage = visit.stage
+        if stage == "done" and "view" not in visit.result:
+            stage = "sampling"  # the columns are being put together
+        out = {"stage": stage, "message": visit.message, "ahead": self.engine.ahead_of(visit),
+               "progress": self.engine.progress(visit) if stage != "done" else 1.0, "passage": visit.passage,
+               "words": visit.result.get("words", 0)}
+        if "untamed" in visit.result and self.untamed is not None:
+            out["untamed"] = untamed_column(visit.result["untamed"], self.blocklist)
+        if stage == "done":
+            out.update(visit.result["view"])
+        return out
+
+    def _finished(self, visit: Visit) -> None:
+        """Put the columns together once, and keep the request when --keep asks for it."""
+        if visit.stage == "done":
+            passage = visit.context
+            run = run_of(self.model, visit.result.get("fingerprint", ""), self.tamed, visit.result["samples"], visit.result["flags"])
+            visit.result["view"] = {"tamed": tamed_column(passage, run, splitter=self.config.sentence_splitter, blocklist=self.blocklist)}
+        if self.keep is not None:
+            self._keep(visit)
+
+    def _keep(self, visit: Visit) -> None:
+        from ..transactions import append_line
+
+        view = visit.result.get("view", {})
+        shown = {"tamed": [s["text"] for s in view.get("tamed", {}).get("sentences", [])]}
+        if self.untamed is not None and "untamed" in visit.result:
+            shown["untamed"] = untamed_column(visit.result["untamed"], self.blocklist)["text"]
+        line = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "input": visit.passage, "model": self.model,
+                "stage": visit.stage, "shown": shown, "message": visit.message}
+        try:
+            append_line(self.keep, json.dumps(line, ensure_ascii=False))
+        except (OSError, InputError) as exc:
+            log.error("could not keep request %s in %s: %s", visit.id, self.keep, exc)
+
+    def close(self) -> None:
+        self.engine.close()

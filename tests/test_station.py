@@ -1,0 +1,310 @@
+"""The live station: a visitor's words verbosified by the engine in a worker, beside GPT-2 untamed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from generator.picks.candidates import sample_sentences
+from tests.conftest import ROOT, run_cli
+from tests.test_browser import watch
+
+VISITOR = "The rover waits for the sun. Its wheels are cold. The engineers plan the next drive."
+BLOCKED = "rover"  # the tiny model, trained on the fixture's essays, writes it often
+
+
+def _open(exhibit: Path, models_dir: Path, model: str | None = "tiny", keep: Path | None = None):
+    from generator.station.serve import StationOptions, open_station
+
+    running = open_station(StationOptions(content=exhibit, models_dir=models_dir, model=model, keep=keep, port=0))
+    threading.Thread(target=running.server.serve_forever, daemon=True).start()
+    return running
+
+
+@pytest.fixture
+def station(exhibit, models):
+    running = _open(exhibit, models)
+    yield running
+    running.server.shutdown()
+    running.close()
+
+
+def _post(running, body: dict, token: str | None = None, host: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["X-Station-Token"] = token
+    if host is not None:
+        headers["Host"] = host
+    req = urllib.request.Request(running.url + "api/visits", data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def _status(running, vid: str) -> dict:
+    with urllib.request.urlopen(running.url + f"api/visits/{vid}", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _wait(running, vid: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = _status(running, vid)
+        if s["stage"] in ("done", "error"):
+            return s
+        time.sleep(0.2)
+    raise AssertionError(f"request {vid} did not finish in {timeout} s")
+
+
+def _sentences(samples: list[str]) -> set[str]:
+    return {text for s in samples for text, _ in sample_sentences(s)}
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_visitor_sees_both_columns_filled_with_what_the_worker_wrote_for_them(browser, station, exhibit, models):
+    content_before, models_before = _tree(exhibit), _tree(models)
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    problems = watch(page)
+    page.goto(station.url)
+    page.locator('textarea[name="passage"]').fill(VISITOR)
+    page.get_by_role("button", name="Verbosify").click()
+    page.locator('[data-column="untamed"][data-state="done"]').wait_for(timeout=180_000)
+    page.locator('[data-column="tamed"][data-state="done"]').wait_for(timeout=180_000)
+    visits = list(station.station.engine._visits.values())
+    assert len(visits) == 1
+    result = visits[0].result
+    tamed = page.locator('[data-column="tamed"]')
+    added = tamed.locator("ins").all_inner_texts()
+    assert added and set(added) <= _sentences(result["samples"])  # every shown sentence came from this request
+    assert tamed.locator(".text").inner_text().startswith(VISITOR)
+    words = int(tamed.locator(".words").inner_text())
+    assert words > len(VISITOR.split())
+    assert page.locator('[data-column="untamed"] .text').inner_text() == result["untamed"].strip()
+    assert problems == []
+    # privacy: nothing was written, in the exhibit or beside the model
+    assert _tree(exhibit) == content_before and _tree(models) == models_before
+    page.close()
+
+
+def test_two_identical_requests_give_identical_samples_so_the_weights_were_restored(station):
+    first = _post(station, {"passage": VISITOR}, token=station.station.token)
+    assert first[0] == 202
+    a = _wait(station, first[1]["id"])
+    second = _post(station, {"passage": VISITOR}, token=station.station.token)
+    b = _wait(station, second[1]["id"])
+    assert a["stage"] == b["stage"] == "done"
+    va, vb = (station.station.engine.visit(v[1]["id"]) for v in (first, second))
+    assert va.result["samples"] == vb.result["samples"] and va.result["untamed"] == vb.result["untamed"]
+    assert a["tamed"] == b["tamed"]
+    # and another visitor's words do not change them either
+    other = _post(station, {"passage": "Dust covers the panels. Power falls. The rover sleeps."}, token=station.station.token)
+    _wait(station, other[1]["id"])
+    third = _post(station, {"passage": VISITOR}, token=station.station.token)
+    _wait(station, third[1]["id"])
+    assert station.station.engine.visit(third[1]["id"]).result["samples"] == va.result["samples"]
+
+
+def test_two_visitors_at_once_run_one_after_the_other_and_the_second_sees_its_place(browser, station):
+    pages = [browser.new_page(), browser.new_page()]
+    for pg in pages:
+        pg.goto(station.url)
+    pages[0].locator("textarea").fill(VISITOR)
+    pages[1].locator("textarea").fill("Mars is never close. A signal takes minutes. The rover decides alone.")
+    pages[0].get_by_role("button", name="Verbosify").click()
+    pages[1].get_by_role("button", name="Verbosify").click()
+    pages[1].wait_for_function("/1 visitor ahead of you/.test(document.getElementById('stage').textContent)", timeout=60_000)
+    for pg in pages:
+        pg.locator('[data-column="tamed"][data-state="done"]').wait_for(timeout=240_000)
+    first, second = sorted(station.station.engine._visits.values(), key=lambda v: v.created)
+    assert second.began >= first.finished  # one at a time
+    for pg in pages:
+        pg.close()
+
+
+def test_too_long_input_and_blocked_words_are_refused_and_nothing_runs(browser, exhibit, models, tmp_path):
+    (exhibit / "blocklist.txt").write_text("# words the artist will not show\nDarn\n")
+    toml = exhibit / "site.toml"
+    toml.write_text(toml.read_text().replace("[generation]", '[station]\nblocklist = "blocklist.txt"\n\n[generation]'))
+    running = _open(exhibit, models)
+    try:
+        page = browser.new_page()
+        page.goto(running.url)
+        alert = page.get_by_role("alert")
+        for text, message in (
+            (VISITOR + " It sleeps until dawn.", "4 sentences; the station takes up to 3"),
+            ("x" * 601, "601 characters; the station takes up to 600"),
+            ("Well, darn it. The rover is stuck.", "would rather not take those words"),
+        ):
+            page.evaluate("t => { const a = document.querySelector('textarea'); a.removeAttribute('maxlength'); a.value = t; }", text)
+            page.get_by_role("button", name="Verbosify").click()
+            page.wait_for_function("m => document.querySelector('[role=alert]').textContent.includes(m)", arg=message, timeout=10_000)
+        assert running.station.engine._visits == {} and running.station.engine._proc is None  # nothing ran
+        assert _post(running, {"passage": "x" * 601}, token=running.station.token)[0] == 400
+        assert _post(running, {"passage": 42}, token=running.station.token)[0] == 400
+    finally:
+        running.server.shutdown()
+        running.close()
+
+
+def test_a_blocked_word_the_model_writes_is_never_shown(exhibit, models):
+    (exhibit / "blocklist.txt").write_text(f"{BLOCKED}\n")
+    toml = exhibit / "site.toml"
+    toml.write_text(toml.read_text().replace("[generation]", '[station]\nblocklist = "blocklist.txt"\n\n[generation]'))
+    running = _open(exhibit, models)
+    try:
+        code, body = _post(running, {"passage": "The wheels are cold. The engineers plan the next drive. Dust is everywhere."}, token=running.station.token)
+        assert code == 202
+        s = _wait(running, body["id"])
+        visit = running.station.engine.visit(body["id"])
+        assert any(BLOCKED in x.lower() for x in visit.result["samples"] + [visit.result["untamed"]])  # the model did write it
+        shown = [x["text"] for x in s["tamed"]["sentences"]] + [s["untamed"]["text"]]
+        assert not any(BLOCKED in x.lower() for x in shown)
+        assert "chose not to show" in s["tamed"]["note"] + s["untamed"]["note"]
+    finally:
+        running.server.shutdown()
+        running.close()
+
+
+def test_keep_appends_one_line_per_request_and_nothing_else(exhibit, models, tmp_path):
+    keep = tmp_path / "kept" / "visitors.jsonl"
+    running = _open(exhibit, models, keep=keep)
+    try:
+        for _ in range(2):
+            _, body = _post(running, {"passage": VISITOR}, token=running.station.token)
+            _wait(running, body["id"])
+            time.sleep(0.2)
+    finally:
+        running.server.shutdown()
+        running.close()
+    lines = [json.loads(x) for x in keep.read_text().splitlines()]
+    assert len(lines) == 2 and all(x["input"] == VISITOR and x["stage"] == "done" and x["shown"]["tamed"] for x in lines)
+    assert sorted(p.name for p in keep.parent.iterdir()) == [".visitors.jsonl.lock", "visitors.jsonl"]
+
+
+def test_idle_time_clears_the_screen_for_the_next_visitor(browser, exhibit, models):
+    running = _open(exhibit, models, model="none-here")
+    try:
+        page = browser.new_page()
+        page.goto(running.url + "?idle=1")
+        page.locator("#example-list button").first.click()
+        page.locator('[data-column="tamed"][data-state="done"]').wait_for(timeout=10_000)
+        assert page.locator("textarea").input_value() != ""
+        page.wait_for_function("document.querySelector('textarea').value === '' && document.getElementById('columns').hidden", timeout=5000)
+        assert page.locator('[data-column="tamed"] .text').inner_text() == "" and page.locator("#examples").is_visible()
+    finally:
+        running.server.shutdown()
+        running.close()
+
+
+def test_without_a_model_it_says_how_to_get_one_and_shows_the_examples_cached(browser, exhibit, tmp_path):
+    running = _open(exhibit, tmp_path / "no-models", model=None)
+    try:
+        page = browser.new_page()
+        problems = watch(page)
+        page.goto(running.url)
+        assert "download-model 124M" in page.locator("#missing").inner_text()
+        page.locator("#example-list button").first.click()
+        tamed = page.locator('[data-column="tamed"][data-state="done"]')
+        tamed.wait_for(timeout=10_000)
+        assert tamed.locator(".cached").inner_text() == "cached"
+        assert tamed.locator("ins").all_inner_texts() == ["The cameras see far.", "<script>alert('x')</script> Markup {{ 7*7 }} {% if %} must stay text."]
+        assert page.locator('[data-column="untamed"] .cached').count() == 1
+        page.locator("textarea").fill(VISITOR)
+        page.get_by_role("button", name="Verbosify").click()
+        page.wait_for_function("/no model to run/.test(document.querySelector('[role=alert]').textContent)")
+        assert problems == []
+    finally:
+        running.server.shutdown()
+        running.close()
+
+
+def test_guards_refuse_no_token_a_bad_token_a_foreign_host_and_axe_finds_nothing(browser, exhibit, tmp_path):
+    from tests.test_web_checkers import axe_violations
+
+    running = _open(exhibit, tmp_path / "no-models", model=None)
+    try:
+        port = running.server.server_port
+        assert _post(running, {"passage": VISITOR})[0] == 403
+        assert _post(running, {"passage": VISITOR}, token="x" * 43)[0] == 403
+        assert _post(running, {"passage": VISITOR}, token=running.station.token, host=f"evil.example:{port}")[0] == 403
+        req = urllib.request.Request(running.url, headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req)
+        assert err.value.code == 403
+        with urllib.request.urlopen(running.url) as r:
+            assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"] and r.headers["X-Frame-Options"] == "DENY"
+        assert _post(running, {"passage": VISITOR}, token=running.station.token)[0] == 503  # the token works; no model here
+        page = browser.new_page()
+        page.goto(running.url)
+        assert axe_violations(page) == []
+        page.locator("#example-list button").first.click()
+        page.locator('[data-column="tamed"][data-state="done"]').wait_for()
+        assert axe_violations(page) == []
+    finally:
+        running.server.shutdown()
+        running.close()
+
+
+def test_the_web_process_never_imports_tensorflow(exhibit, tmp_path):
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from pathlib import Path
+from generator.station.serve import StationOptions, open_station
+r = open_station(StationOptions(content=Path({str(exhibit)!r}), models_dir=Path({str(tmp_path)!r}), port=0))
+client = r.server.app.test_client()
+host = {{"Host": "127.0.0.1:%d" % r.server.server_port}}
+assert client.get("/", headers=host).status_code == 200
+assert client.get("/api/examples", headers=host).status_code == 200
+assert client.post("/api/visits", json={{"passage": "One. Two. Three."}}, headers={{**host, "X-Station-Token": r.station.token}}).status_code == 503
+r.close()
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "gpt_2_simple", "torch")))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_request_older_than_the_timeout_is_dropped_with_a_message(tmp_path):
+    """A stand-in worker that never answers: the running request is dropped at the timeout
+    (its worker stopped), and the one queued behind it, already too old, is dropped unrun."""
+    from generator.station.jobs import StationEngine
+
+    class Silent(StationEngine):
+        def command(self) -> list[str]:
+            return [sys.executable, "-c", "import sys, time\nfor line in sys.stdin: time.sleep(3600)"]
+
+    engine = Silent(tmp_path, "none", 1, timeout=1.0)
+    try:
+        a = engine.submit("One. Two. Three.", {}, 1, None)
+        b = engine.submit("Four. Five. Six.", {}, 1, None)
+        assert engine.ahead_of(b) >= 1
+        assert a.done.wait(10) and b.done.wait(10)
+        assert a.stage == "error" and "longer than 1 seconds" in a.message
+        assert b.stage == "error" and "busy for more than 1 seconds" in b.message
+        assert a.worker.poll() is not None  # the silent worker was stopped
+    finally:
+        engine.close()
+
+
+def test_kiosk_station_dry_run_opens_the_station(capsys, tmp_path):
+    browser = tmp_path / "chromium"
+    browser.write_text("#!/bin/sh\n")
+    browser.chmod(0o755)
+    assert run_cli("kiosk", "--station", "--dry-run", "--browser", str(browser)) == 0
+    line = capsys.readouterr().out.strip()
+    assert "--kiosk" in line and line.endswith("http://127.0.0.1:8002/")
