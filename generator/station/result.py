@@ -42,6 +42,8 @@ def untamed_column(sample: str, blocklist: Blocklist) -> dict:
     """One sample as it came, unless it holds a blocked word."""
     if blocklist.found(sample):
         return {"text": "", "note": HIDDEN}
+    if not sample.strip():
+        return {"text": "", "note": "GPT-2 ended the text at once: it wrote nothing."}
     return {"text": sample, "note": ""}
 
 
