@@ -22,7 +22,7 @@ from .content.layout import ContentLayout
 from .errors import InputError
 
 _URL = re.compile(r"""<(?:a|img)\b[^>]*?\s(?:href|src)="([^"]*)\"""")
-SITE_PAGES = ("", "method/", "explore/", "alternatives/", "404.html", "robots.txt", "sitemap.xml")
+SITE_PAGES = ("", "method/", "explore/", "alternatives/", "exhibition/", "label/", "404.html", "robots.txt", "sitemap.xml")
 
 
 @dataclass(frozen=True)
@@ -120,4 +120,27 @@ def check(layout: ContentLayout, *, templates: Path, models: Path | None = None)
         _, warning = load_cache(path, path.stem)
         if warning:
             problems.append(Problem(warning))
+    problems += gallery_problems(layout, config, essays)
     return problems
+
+
+def gallery_problems(layout: ContentLayout, config: SiteConfig, essays: list[Essay]) -> list[Problem]:
+    """[exhibition] essays and [station] examples that name no essay or passage here, and a blocklist that is not there."""
+    out = []
+    passages = {e.slug: len(e.passages) for e in essays}
+    for slug in config.exhibition.essays:
+        if slug not in passages:
+            out.append(Problem(f"exhibition.essays names {slug!r}, not an essay here", layout.site_toml, _line_of(layout.site_toml, slug)))
+    for ref in config.station.examples:
+        slug, n = ref.rsplit(":", 1)
+        if passages.get(slug, 0) < int(n):
+            out.append(Problem(f"station.examples names {ref!r}, not a passage of an essay here", layout.site_toml, _line_of(layout.site_toml, ref)))
+    if config.station.blocklist:
+        try:
+            path = layout.content_file(config.station.blocklist, "station.blocklist")
+            if not path.is_file():
+                out.append(Problem(f"station.blocklist names {config.station.blocklist!r}, which is not there", layout.site_toml,
+                                   _line_of(layout.site_toml, "blocklist")))
+        except InputError as exc:
+            out.append(Problem.of(exc))
+    return out

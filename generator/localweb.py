@@ -34,3 +34,9 @@ def refusal(request, *, name: str, hosts: set[str], token: str, token_header: st
         if (origin is not None and origin.lower() not in origins) or (site is not None and site not in ("same-origin", "none")):
             return f"this request came from another site's page: only the {name}'s own pages may change anything", 403
     return None
+
+
+def server_url(server) -> str:
+    """The address a werkzeug server listens at, as a browser writes it."""
+    host = server.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{server.server_port}/"

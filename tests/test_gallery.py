@@ -372,3 +372,19 @@ def test_axe_finds_nothing_on_the_loop_playing_or_paused(browser, served_site):
     page.mouse.click(400, 400)
     assert playing == [] and axe_violations(page) == []
     page.close()
+
+
+def test_check_names_gallery_settings_that_point_at_nothing(exhibit):
+    from generator.check import check
+    from generator.content.layout import ContentLayout
+
+    toml = exhibit / "site.toml"
+    toml.write_text(toml.read_text() + '\n[exhibition]\nessays = ["alpha", "gamma"]\n\n[station]\nexamples = ["beta:1", "beta:9"]\nblocklist = "words.txt"\n')
+    found = [str(p) for p in check(ContentLayout(exhibit), templates=ROOT / "site_templates") if p.error]
+    line = toml.read_text().splitlines().index('essays = ["alpha", "gamma"]') + 1
+    assert f"{toml}:{line}: exhibition.essays names 'gamma', not an essay here" in found
+    assert any("station.examples names 'beta:9'" in p for p in found) and not any("'beta:1'" in p for p in found)
+    assert any("station.blocklist names 'words.txt', which is not there" in p for p in found)
+    (exhibit / "words.txt").write_text("darn\n")
+    toml.write_text(toml.read_text().replace('"gamma"', '"beta"').replace('"beta:9"', '"alpha:2"'))
+    assert [p for p in check(ContentLayout(exhibit), templates=ROOT / "site_templates") if p.error] == []

@@ -147,7 +147,6 @@ def test_too_long_input_and_blocked_words_are_refused_and_nothing_runs(browser, 
     try:
         page = browser.new_page(bypass_csp=True)
         page.goto(running.url)
-        alert = page.get_by_role("alert")
         for text, message in (
             (VISITOR + " They take pictures.", "4 sentences; the station takes up to 3"),
             ("x" * 601, "601 characters; the station takes up to 600"),

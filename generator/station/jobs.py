@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..samples.channel import start
+
 log = logging.getLogger(__name__)
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FORGET_AFTER = 300.0  # seconds a finished request stays fetchable
 STAGES = ("queued", "loading", "untamed", "finetuning", "sampling", "done", "error")
 
@@ -182,9 +183,8 @@ class StationEngine:
     def _worker(self) -> subprocess.Popen:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         log.info("starting the station's engine worker for %s", self.model)
-        self._proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
+        self._proc = start(self.command())
         threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
         return self._proc
 

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..localweb import server_url
 from ..site.serve import allowed_hosts
 from .app import create_app
 from .session import Station
@@ -33,8 +34,7 @@ class Running:
 
     @property
     def url(self) -> str:
-        host = self.server.host
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.server.server_port}/"
+        return server_url(self.server)
 
     def close(self) -> None:
         self.server.server_close()

@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
 
-
-def _say(out, **report) -> None:
-    out.write(json.dumps(report) + "\n")
-    out.flush()
+from ..samples.channel import report_channel, say
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,9 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True)
     p.add_argument("--finetune-steps", type=int, default=1)
     args = p.parse_args(argv)
-    out = sys.stdout
-    sys.stdout = sys.stderr  # whatever TensorFlow prints must not reach the report channel
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    out = report_channel()  # whatever TensorFlow prints must not reach it
 
     from ..samples.cache import Params
     from ..samples.engine.checkpoint import check_model, fingerprint
@@ -46,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         rid = job["id"]
         try:
             if engine is None:
-                _say(out, id=rid, stage="loading")
+                say(out, id=rid, stage="loading")
                 folder = check_model(args.models_dir, args.model)
                 fp = fingerprint(folder)
                 engine = open_engine(folder, "fast", max_finetune_steps=args.finetune_steps)
@@ -56,21 +50,21 @@ def main(argv: list[str] | None = None) -> int:
             report: dict = {"fingerprint": fp, "platform": engine.platform.as_dict() if engine.platform else None}
             if job.get("untamed"):
                 untamed = Params(**job["untamed"])
-                _say(out, id=rid, stage="untamed")
+                say(out, id=rid, stage="untamed")
                 start = time.perf_counter()
                 engine.reset()
                 report["untamed"] = engine.sample(prompt, untamed, 1)[0]
                 report["untamed_seconds"] = time.perf_counter() - start
-                _say(out, id=rid, stage="finetuning", untamed=report["untamed"], untamed_seconds=report["untamed_seconds"])
+                say(out, id=rid, stage="finetuning", untamed=report["untamed"], untamed_seconds=report["untamed_seconds"])
             else:
-                _say(out, id=rid, stage="finetuning")
+                say(out, id=rid, stage="finetuning")
             start = time.perf_counter()
             if tamed.finetune_steps:
                 engine.finetune(prompt, tamed)
             else:
                 engine.reset()
             report["finetune_seconds"] = time.perf_counter() - start
-            _say(out, id=rid, stage="sampling", finetune_seconds=report["finetune_seconds"])
+            say(out, id=rid, stage="sampling", finetune_seconds=report["finetune_seconds"])
             start = time.perf_counter()
             samples = engine.sample(prompt, tamed, job["samples"])
             report["sample_seconds"] = time.perf_counter() - start
@@ -79,16 +73,16 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             engine.reset()  # the base weights again, before anyone else's words
             report["reset_seconds"] = time.perf_counter() - start
-            _say(out, id=rid, stage="done", **report)
+            say(out, id=rid, stage="done", **report)
         except Exception as exc:  # reported to the page; the worker stays up for the next request
             if engine is not None:
                 try:
                     engine.reset()
                 except Exception:  # noqa: BLE001 - the process must not keep a visitor's weights
                     engine.close()
-                    _say(out, id=rid, stage="error", message=f"the engine could not restore its weights ({exc})")
+                    say(out, id=rid, stage="error", message=f"the engine could not restore its weights ({exc})")
                     return 1
-            _say(out, id=rid, stage="error", message=str(exc))
+            say(out, id=rid, stage="error", message=str(exc))
     if engine is not None:
         engine.close()
     return 0

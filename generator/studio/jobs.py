@@ -12,7 +12,6 @@ import dataclasses
 import itertools
 import json
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -21,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..samples.channel import start
 from ..samples.cache import Params, PassageSamples
 from ..samples.policy import next_params
 from ..samples.request import Request
 
 log = logging.getLogger(__name__)
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -126,9 +125,8 @@ class EngineWorker:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         r = self.request
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         log.info("starting the engine worker for %s (%s recipe)", r.model, r.recipe)
-        self._proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
+        self._proc = start(self.command())
         threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
         return self._proc
 

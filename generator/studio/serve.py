@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..site.builder import Paths
+from ..localweb import server_url
 from ..site.serve import allowed_hosts
 from .app import create_app
 from .jobs import EngineWorker
@@ -43,8 +44,7 @@ class Running:
 
     @property
     def url(self) -> str:
-        host = self.server.host
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.server.server_port}/"
+        return server_url(self.server)
 
     def close(self) -> None:
         self.server.server_close()

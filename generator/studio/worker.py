@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
 
-
-def _say(out, **report) -> None:
-    out.write(json.dumps(report) + "\n")
-    out.flush()
+from ..samples.channel import report_channel, say
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,9 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finetune-steps", type=int, default=1)
     p.add_argument("--train-on", default="passage")
     args = p.parse_args(argv)
-    out = sys.stdout
-    sys.stdout = sys.stderr  # whatever TensorFlow prints must not reach the report channel
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    out = report_channel()  # whatever TensorFlow prints must not reach it
 
     from ..config import load_config
     from ..content.essays import parse_essay
@@ -51,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         jid = job["job"]
         try:
             if engine is None:
-                _say(out, job=jid, stage="loading", message=f"loading {args.model} (once per studio session)")
+                say(out, job=jid, stage="loading", message=f"loading {args.model} (once per studio session)")
                 folder = check_model(args.models_dir, args.model)
                 fp = fingerprint(folder)
                 engine = open_engine(folder, args.recipe, max_finetune_steps=args.finetune_steps, window=args.train_on == "window")
@@ -62,16 +56,16 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(job["essay_path"], f"passage {job['passage']} is no longer in the essay")
             params = Params(**job["params"])
             engine.check_fits(len(engine.encode(passage.text)), params.length)
-            _say(out, job=jid, stage="running", message=f"fine-tuning on passage {passage.index + 1} and sampling {job['samples']}")
+            say(out, job=jid, stage="running", message=f"fine-tuning on passage {passage.index + 1} and sampling {job['samples']}")
             start = time.perf_counter()
             run, result = new_run(engine, args.model, fp, passage.text, params, job["samples"])
             done = record(Path(job["cache_path"]), essay.slug, passage, [run])
             run = done.runs[0]  # as stored: its id may have been made unique
-            _say(out, job=jid, stage="done", run=run.id, new=done.new[0], seconds=time.perf_counter() - start,
+            say(out, job=jid, stage="done", run=run.id, new=done.new[0], seconds=time.perf_counter() - start,
                  finetune_seconds=result.finetune_seconds, sample_seconds=result.sample_seconds,
                  usable=sum(1 for f in run.flags if not f), samples=len(run.samples))
         except Exception as exc:  # reported to the page; the worker stays up for the next job
-            _say(out, job=jid, stage="error", message=str(exc))
+            say(out, job=jid, stage="error", message=str(exc))
     if engine is not None:
         engine.close()
     return 0
