@@ -139,8 +139,8 @@ def _provenance(essays: list[EssaySummary]) -> list[dict]:
 
 
 def _stylesheet(env: jinja2.Environment) -> str:
-    source, _, _ = env.loader.get_source(env, "static/style.css")
-    return source
+    """The palette and the site's style, for a page that carries them inline."""
+    return "".join(env.loader.get_source(env, f"static/{name}")[0] for name in ("palette.css", "style.css"))
 
 
 def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[EssaySummary], statement_html: str,

@@ -21,7 +21,8 @@ from .session import Station
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 TOKEN_HEADER = "X-Station-Token"
-STATIC = {"station.css": HERE / "static" / "station.css", "station.js": HERE / "static" / "station.js"}
+SITE_STATIC = HERE.parents[1] / "site_templates" / "static"
+STATIC = {"palette.css": SITE_STATIC / "palette.css", "station.css": HERE / "static" / "station.css", "station.js": HERE / "static" / "station.js"}
 
 views = Blueprint("station", __name__)
 

@@ -68,7 +68,7 @@ class _Flask(Flask):
 def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token: str, hosts: set[str], site_static: Path) -> Flask:
     app = _Flask(__name__, template_folder=str(HERE / "templates"), static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # a decision is a few hundred bytes
-    static = {"style.css": site_static / "style.css", "favicon.svg": site_static / "favicon.svg",
+    static = {"palette.css": site_static / "palette.css", "style.css": site_static / "style.css", "favicon.svg": site_static / "favicon.svg",
               "studio.css": HERE / "static" / "studio.css", "studio.js": HERE / "static" / "studio.js"}
 
     @app.before_request
