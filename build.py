@@ -104,7 +104,10 @@ def cmd_kiosk(args) -> int:
         print(printable(browser_command(browser, f"http://127.0.0.1:{port}/" + ("" if args.station else "exhibition/"))))
         return 0
     if args.station:
-        from generator.station.serve import StationOptions
+        try:
+            from generator.station.serve import StationOptions
+        except ImportError as exc:
+            raise InputError(None, f"the station needs Flask ({exc}): python3 -m pip install -r requirements.txt") from None
 
         kiosk_station(StationOptions(content=args.content, models_dir=args.models_dir, model=args.model, keep=args.keep, port=port), browser)
         return 0

@@ -59,7 +59,7 @@ class StationSettings:
     examples: list = field(default_factory=list)  # "essay-slug:PASSAGE" offered to try (default: each essay's first)
     untamed: bool = True  # show GPT-2 untamed beside the piece's configuration
     blocklist: str = ""  # a file in the content folder: one word or phrase a line, '#' comments
-    timeout_seconds: float = 180.0  # a request older than this is dropped with a message
+    timeout_seconds: float = 180.0  # a request that waits, or then runs, longer than this is dropped with a message
 
 
 @dataclass(frozen=True)

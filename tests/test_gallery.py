@@ -156,6 +156,8 @@ def test_a_touch_pauses_and_after_the_idle_time_the_loop_plays_on_from_where_it_
     page.get_by_role("button", name="← previous").click()
     assert page.locator("[data-exhibit-passage]").get_attribute("data-exhibit-passage") == FIRST
     assert page.locator("[data-exhibit-passage] ins").all_inner_texts() == FIRST_ADDED
+    page.keyboard.press("ArrowRight")  # with the focus on the button just tapped
+    assert page.locator("[data-exhibit-passage]").get_attribute("data-exhibit-passage") == "b8faf2954de1"
     page.get_by_role("button", name="next →").click()
     time.sleep(1.0)
     assert body.get_attribute("data-state") == "paused"  # input put the idle time back to its start
@@ -321,7 +323,7 @@ def test_kiosk_starts_a_browser_that_exits_again_with_back_off_and_stops_cleanly
     assert len({r[2] for r in rows}) == len(rows)  # a fresh profile each time ...
     assert not any(Path(r[2]).exists() for r in rows)  # ... removed after
     gaps = [float(b[0]) - float(a[0]) for a, b in zip(rows, rows[1:])]
-    assert 0.9 < gaps[0] < 2.0 and gaps[1] > gaps[0] * 1.5, gaps  # back-off: 1 s, then 2 s
+    assert gaps[0] > 0.9 and gaps[1] > gaps[0] + 0.5, gaps  # back-off: 1 s, then 2 s (plus each start's own time)
     assert "starting it again in 1 s" in err and "starting it again in 2 s" in err
     assert proc.returncode == 0 and "kiosk stopped" in err
 

@@ -81,13 +81,15 @@ def _tree(folder: Path) -> dict[str, str]:
 
 def test_a_visitor_sees_both_columns_filled_with_what_the_worker_wrote_for_them(browser, station, exhibit, models):
     content_before, models_before = _tree(exhibit), _tree(models)
-    page = browser.new_page(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})  # under the station's own CSP: locators only
     problems = watch(page)
-    page.goto(station.url)
+    page.goto(station.url + "?idle=2")  # the request takes longer than that: a visitor watching is not idle
+    assert page.locator("#columns").is_hidden()
     page.locator('textarea[name="passage"]').fill(VISITOR)
     page.get_by_role("button", name="Verbosify").click()
     page.locator('[data-column="untamed"][data-state="done"]').wait_for(timeout=180_000)
     page.locator('[data-column="tamed"][data-state="done"]').wait_for(timeout=180_000)
+    assert page.locator("textarea").input_value() == VISITOR
     visits = list(station.station.engine._visits.values())
     assert len(visits) == 1
     result = visits[0].result
@@ -101,6 +103,9 @@ def test_a_visitor_sees_both_columns_filled_with_what_the_worker_wrote_for_them(
     assert problems == []
     # privacy: nothing was written, in the exhibit or beside the model
     assert _tree(exhibit) == content_before and _tree(models) == models_before
+    # once the answer is in place, the idle time runs, and the screen clears for the next visitor
+    page.locator("#columns").wait_for(state="hidden", timeout=10_000)
+    assert page.locator("textarea").input_value() == ""
     page.close()
 
 
@@ -129,6 +134,7 @@ def test_two_visitors_at_once_run_one_after_the_other_and_the_second_sees_its_pl
     pages[0].locator("textarea").fill(VISITOR)
     pages[1].locator("textarea").fill("Dr. Smith built the arm. It has five joints. It never stops.")
     pages[0].get_by_role("button", name="Verbosify").click()
+    pages[0].locator("#progress").wait_for()  # the first request is in before the second is sent
     pages[1].get_by_role("button", name="Verbosify").click()
     pages[1].wait_for_function("/1 visitor ahead of you/.test(document.getElementById('stage').textContent)", timeout=60_000)
     for pg in pages:
@@ -197,7 +203,6 @@ def test_keep_appends_one_line_per_request_and_nothing_else(exhibit, models, tmp
         for _ in range(2):
             _, body = _post(running, {"passage": VISITOR}, token=running.station.token)
             _wait(running, body["id"])
-            time.sleep(0.2)
     finally:
         running.server.shutdown()
         running.close()
@@ -214,8 +219,9 @@ def test_idle_time_clears_the_screen_for_the_next_visitor(browser, exhibit, mode
         page.locator("#example-list button").first.click()
         page.locator('[data-column="tamed"][data-state="done"]').wait_for(timeout=10_000)
         assert page.locator("textarea").input_value() != ""
-        page.wait_for_function("document.querySelector('textarea').value === '' && document.getElementById('columns').hidden", timeout=5000)
-        assert page.locator('[data-column="tamed"] .text').inner_text() == "" and page.locator("#examples").is_visible()
+        page.locator("#columns").wait_for(state="hidden", timeout=5000)
+        assert page.locator("textarea").input_value() == "" and page.locator("#examples").is_visible()
+        assert page.locator('[data-column="tamed"] .text').text_content() == ""
     finally:
         running.server.shutdown()
         running.close()

@@ -78,9 +78,8 @@ class Backoff:
 
 
 def _stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    """Ask the browser (and the processes it started) to quit, then make sure."""
-    if proc.poll() is not None:
-        return
+    """Ask the browser and the processes it started (its own process group) to quit, then make
+    sure; even when the browser itself has exited, its renderers may not have."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:

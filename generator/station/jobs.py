@@ -27,6 +27,7 @@ from pathlib import Path
 from ..samples.channel import start
 
 log = logging.getLogger(__name__)
+_MOVES = threading.Lock()
 FORGET_AFTER = 300.0  # seconds a finished request stays fetchable
 STAGES = ("queued", "loading", "untamed", "finetuning", "sampling", "done", "error")
 
@@ -48,6 +49,7 @@ class Visit:
     began: float | None = None  # when its turn came
     finished: float | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    seen: set = field(default_factory=set, repr=False)  # the stages it went through
     worker: object = field(default=None, repr=False)  # the process it was sent to
     context: object = field(default=None, repr=False)  # the caller's own (the station's Passage)
 
@@ -55,13 +57,20 @@ class Visit:
     def over(self) -> bool:
         return self.stage in ("done", "error")
 
-    def move(self, stage: str, message: str = "") -> None:
-        self.stage, self.stage_started = stage, time.monotonic()
-        if message:
-            self.message = message
-        if self.over:
-            self.finished = time.monotonic()
-            self.done.set()
+    def move(self, stage: str, message: str = "") -> bool:
+        """Go on to ``stage``; once done or failed, nothing moves it again (the first end wins:
+        a timeout and its killed worker's last words never both land). Says whether it moved."""
+        with _MOVES:
+            if self.over:
+                return False
+            self.stage, self.stage_started = stage, time.monotonic()
+            self.seen.add(stage)
+            if message:
+                self.message = message
+            if self.over:
+                self.finished = time.monotonic()
+                self.done.set()
+            return True
 
 
 class StationEngine:
@@ -109,7 +118,8 @@ class StationEngine:
         """0..1 for the page's bar: the stages done, and the one under way by the last request's timing."""
         if visit.stage == "done":
             return 1.0
-        order = [s for s in ("loading", "untamed", "finetuning", "sampling") if s != "untamed" or visit.untamed]
+        order = [s for s in ("loading", "untamed", "finetuning", "sampling")
+                 if (s != "untamed" or visit.untamed) and (s != "loading" or "loading" in visit.seen)]  # a warm worker does not load
         if visit.stage not in order:
             return 0.0
         guess = {"loading": 20.0, "untamed": 2.0, "finetuning": 2.0, "sampling": 10.0}
@@ -149,24 +159,31 @@ class StationEngine:
                 visit = self._queue.popleft()
                 self._running = visit
             try:
-                self._run(visit)
+                try:
+                    self._run(visit)
+                except Exception as exc:  # noqa: BLE001 - one request's failure must not stop the queue
+                    log.exception("request %s", visit.id)
+                    visit.move("error", f"The station could not run this ({exc}); please try again.")
                 if self.on_finish is not None:
                     try:
                         self.on_finish(visit)
                     except Exception:  # noqa: BLE001 - one request's failure must not stop the queue
                         log.exception("finishing request %s", visit.id)
                         visit.result.pop("view", None)
-                        visit.stage, visit.message = "error", "Something went wrong putting the answer together; please try again."
+                        visit.message = "Something went wrong putting the answer together; please try again."
+                        visit.result["failed"] = True
             finally:
                 with self._lock:
                     self._running = None
 
     def _run(self, visit: Visit) -> None:
+        """Send ``visit`` to the worker and wait for it: it may have waited its turn for up to the
+        timeout, and may then run for as long again (so a long wait never starves its own run)."""
         visit.began = time.monotonic()
-        left = self.timeout - (visit.began - visit.created)
-        if left <= 0:
+        if visit.began - visit.created > self.timeout:
             visit.move("error", f"The station was busy for more than {self.timeout:.0f} seconds; please try again.")
             return
+        left = self.timeout
         try:
             proc = visit.worker = self._worker()
             proc.stdin.write(json.dumps({"id": visit.id, "passage": visit.passage, "tamed": visit.tamed,

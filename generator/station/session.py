@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..samples.cache import Params
 from ..site.render import model_name
 from .jobs import StationEngine, Visit
-from .result import run_of, tamed_column, untamed_column, with_words
+from .result import HIDDEN, run_of, tamed_column, untamed_column, with_words
 from .visitor import Blocklist, Refused, visitor_passage
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,14 @@ class Station:
         return None
 
     def examples_payload(self) -> list[dict]:
-        return [{"essay": e.essay, "text": e.passage.text, "words": e.passage.words, "cached": [with_words(t) for t in e.cached],
-                 "cached_untamed": e.cached_untamed} for e in self.examples]
+        """The examples with the exhibit's own results, the blocklist applied to them as to any answer."""
+        out = []
+        for e in self.examples:
+            shown = [t for t in e.cached if not self.blocklist.found(t)]
+            untamed = untamed_column(e.cached_untamed, self.blocklist) if e.cached_untamed else {"text": "", "note": ""}
+            out.append({"essay": e.essay, "text": e.passage.text, "words": e.passage.words, "cached": [with_words(t) for t in shown],
+                        "cached_note": HIDDEN if len(shown) < len(e.cached) else "", "cached_untamed": untamed})
+        return out
 
     # -- requests
 
@@ -135,8 +141,10 @@ class Station:
         if visit is None:
             return None
         stage = visit.stage
-        if stage == "done" and "view" not in visit.result:
-            stage = "sampling"  # the columns are being put together
+        if visit.result.get("failed"):
+            stage = "error"
+        elif stage == "done" and "view" not in visit.result:
+            stage = "sampling"  # the columns are being put together (and kept, with --keep)
         out = {"stage": stage, "message": visit.message, "ahead": self.engine.ahead_of(visit),
                "progress": self.engine.progress(visit) if stage != "done" else 1.0, "passage": visit.passage,
                "words": visit.result.get("words", 0)}
@@ -147,18 +155,20 @@ class Station:
         return out
 
     def _finished(self, visit: Visit) -> None:
-        """Put the columns together once, and keep the request when --keep asks for it."""
+        """Put the columns together once, keep the request when --keep asks for it, then show them."""
+        view = {}
         if visit.stage == "done":
             passage = visit.context
             run = run_of(self.model, visit.result.get("fingerprint", ""), self.tamed, visit.result["samples"], visit.result["flags"])
-            visit.result["view"] = {"tamed": tamed_column(passage, run, splitter=self.config.sentence_splitter, blocklist=self.blocklist)}
+            view = {"tamed": tamed_column(passage, run, splitter=self.config.sentence_splitter, blocklist=self.blocklist)}
         if self.keep is not None:
-            self._keep(visit)
+            self._keep(visit, view)
+        if view:
+            visit.result["view"] = view
 
-    def _keep(self, visit: Visit) -> None:
+    def _keep(self, visit: Visit, view: dict) -> None:
         from ..transactions import append_line
 
-        view = visit.result.get("view", {})
         shown = {"tamed": [s["text"] for s in view.get("tamed", {}).get("sentences", [])]}
         if self.untamed is not None and "untamed" in visit.result:
             shown["untamed"] = untamed_column(visit.result["untamed"], self.blocklist)["text"]

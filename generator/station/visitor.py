@@ -8,7 +8,9 @@ visitor, shown on the screen as it is.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..content.essays import Block, Essay, Passage, normalize, passage_key
@@ -17,6 +19,13 @@ from ..errors import InputError
 
 MAX_CHARS = 600
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def folded(text: str) -> str:
+    """Text as the blocklist compares it: compatibility forms folded ("ｄａｒｎ" is "darn"),
+    invisible format characters (zero-width spaces, soft hyphens) dropped, case folded."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").casefold()
 
 
 class Refused(ValueError):
@@ -39,20 +48,20 @@ class Blocklist:
             raise InputError(path, f"the station's blocklist cannot be read ({exc})") from None
         entries = []
         for line in text.splitlines():
-            entry = " ".join(line.split("#", 1)[0].split()).lower()
+            entry = " ".join(folded(line.split("#", 1)[0]).split())
             if entry:
                 entries.append(entry)
         return cls(tuple(entries))
 
+    @cached_property
     def _pattern(self) -> re.Pattern | None:
         if not self.entries:
             return None
         words = "|".join(r"\s+".join(map(re.escape, e.split())) for e in sorted(self.entries, key=len, reverse=True))
-        return re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+        return re.compile(rf"(?<!\w)(?:{words})(?!\w)")
 
     def found(self, text: str) -> bool:
-        pattern = self._pattern()
-        return bool(pattern and pattern.search(text))
+        return bool(self._pattern and self._pattern.search(folded(text)))
 
 
 def visitor_passage(text: object, *, sentences: int, splitter: str, blocklist: Blocklist) -> Passage:

@@ -92,6 +92,7 @@
       const words = a.text.split(/\s+/).filter(Boolean);
       for (let i = 0; i < words.length; i++) {
         ins.textContent = words.slice(0, i + 1).join(" ");
+        view.scrollTop = view.scrollHeight; // a passage too long for the screen: its newest words stay in sight
         setCount(count + Math.round(((i + 1) * a.words) / words.length));
         if (!(await wait(timing.perWord, token))) return false;
       }
@@ -174,7 +175,7 @@
     }
     if (event.type === "keydown") {
       if (["ArrowLeft", "ArrowUp", "PageUp"].includes(event.key)) { event.preventDefault(); step(-1); return; }
-      if (["ArrowRight", "ArrowDown", "PageDown", " "].includes(event.key) && event.target === body) { event.preventDefault(); step(1); return; }
+      if (["ArrowRight", "ArrowDown", "PageDown"].includes(event.key) || (event.key === " " && event.target === body)) { event.preventDefault(); step(1); return; }
       if (event.key === "Escape") { resume(); return; }
     }
     idle();

@@ -19,6 +19,7 @@
     finetuning: "Fine-tuning GPT-2 on your words", sampling: "Sampling continuations of your words", done: "Done",
   };
   let examples = [], current = 0, idleTimer = 0;
+  let busy = false; // a request in flight: the visitor is watching, not idle
 
   function el(tag, className, text) {
     const e = document.createElement(tag);
@@ -43,6 +44,7 @@
 
   function clearAll() {
     current++;
+    busy = false;
     area.value = "";
     say("");
     progress.hidden = true;
@@ -55,7 +57,13 @@
 
   function idle() {
     clearTimeout(idleTimer);
-    idleTimer = setTimeout(clearAll, idleSeconds * 1000);
+    if (!busy) idleTimer = setTimeout(clearAll, idleSeconds * 1000);
+  }
+
+  function settle() {
+    busy = false;
+    submitButton.disabled = false;
+    idle();
   }
 
   function showUntamed(result, cached) {
@@ -116,12 +124,13 @@
         r = { ok: false };
       }
       if (tok !== current) return;
-      if (!r.ok) { say(s.error); break; }
-      stage.textContent = s.ahead ? `${s.ahead} visitor${s.ahead > 1 ? "s" : ""} ahead of you: waiting for the machine` : STAGES[s.stage] || s.stage;
+      if (!r.ok) { say(s.error); progress.hidden = true; break; }
+      const line = s.ahead ? `${s.ahead} visitor${s.ahead > 1 ? "s" : ""} ahead of you: waiting for the machine` : STAGES[s.stage] || s.stage;
+      if (stage.textContent !== line) stage.textContent = line; // the live region speaks only what changed
       bar.value = s.progress;
       bar.textContent = Math.round(s.progress * 100) + "%";
       if (s.untamed && untamed && untamed.dataset.state === "empty") showUntamed(s.untamed, false);
-      if (s.stage === "error") { say(s.message); break; }
+      if (s.stage === "error") { say(s.message); progress.hidden = true; break; }
       if (s.stage === "done") {
         progress.hidden = true;
         await showTamed(s.passage, s.words, s.tamed, tok, false);
@@ -129,7 +138,7 @@
       }
       await sleep(400);
     }
-    if (tok === current) submitButton.disabled = false;
+    if (tok === current) settle();
   }
 
   async function submit(text) {
@@ -149,6 +158,8 @@
     }
     if (!r.ok) { say(data.error); submitButton.disabled = false; return; }
     const tok = begin();
+    busy = true;
+    clearTimeout(idleTimer);
     progress.hidden = false;
     stage.textContent = STAGES.queued;
     bar.value = 0;
@@ -158,8 +169,10 @@
   function showCached(example) {
     const tok = begin();
     area.value = example.text;
-    showTamed(example.text, example.words, { sentences: example.cached, note: example.cached.length ? "" : "The exhibit added nothing to this passage." }, tok, true);
-    showUntamed(example.cached_untamed ? { text: example.cached_untamed, note: "" } : { text: "", note: "No untamed sample of this passage was kept." }, true);
+    const note = example.cached_note || (example.cached.length ? "" : "The exhibit added nothing to this passage.");
+    showTamed(example.text, example.words, { sentences: example.cached, note }, tok, true);
+    const untamedShown = example.cached_untamed;
+    showUntamed(untamedShown.text || untamedShown.note ? untamedShown : { text: "", note: "No untamed sample of this passage was kept." }, true);
   }
 
   function listExamples() {
