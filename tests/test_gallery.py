@@ -390,3 +390,12 @@ def test_check_names_gallery_settings_that_point_at_nothing(exhibit):
     (exhibit / "words.txt").write_text("darn\n")
     toml.write_text(toml.read_text().replace('"gamma"', '"beta"').replace('"beta:9"', '"alpha:2"'))
     assert [p for p in check(ContentLayout(exhibit), templates=ROOT / "site_templates") if p.error] == []
+
+
+def test_kiosk_says_why_when_the_browser_cannot_start(exhibit, tmp_path):
+    browser = tmp_path / "chromium"
+    browser.write_text("#!/nonexistent/interpreter\n")  # executable, but nothing can run it
+    browser.chmod(0o755)
+    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "kiosk", "--browser", str(browser), "--port", "0",
+                        "--content", str(exhibit), "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and f"cannot start the browser {browser}" in r.stderr, r.stderr[-2000:]
