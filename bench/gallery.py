@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """The gallery pages' weight, and their screenshots.
 
-    python bench/gallery.py [--output output] [--screenshots DIR]
+    python bench/gallery.py [--output output] [--screenshots DIR [--station MODEL]]
 
 Serves a built site (python build.py) on 127.0.0.1 and opens exhibition/ in
 headless Debian Chromium at 1920x1080. Prints every request the page makes,
 its bytes, and the total with and without fonts (target: under 150 KB, fonts
 apart). With --screenshots, writes the loop mid-passage at 1920x1080 and
 1080x1920, the paused view, and the wall label as printed (exhibition-*.png,
-label.png), as the README shows them.
+label.png), as the README shows them; with --station MODEL (a folder in
+models/, such as the demo model from `python build.py train-demo-model`), the
+station answering a passage of the first essay as well (station.png).
 """
 
 from __future__ import annotations
@@ -65,10 +67,35 @@ def screenshots(browser, base: str, folder: Path) -> None:
     print("screenshots in", folder)
 
 
+def station_screenshot(browser, model: str, folder: Path) -> None:
+    import logging
+
+    from generator.content import read_essays
+    from generator.content.layout import ContentLayout
+    from generator.station.serve import StationOptions, open_station
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    passage = read_essays(ContentLayout(ROOT / "content"))[0].passages[0].text
+    running = open_station(StationOptions(content=ROOT / "content", models_dir=ROOT / "models", model=model, port=0))
+    threading.Thread(target=running.server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto(running.url)
+        page.locator("textarea").fill(passage)
+        page.get_by_role("button", name="Verbosify").click()
+        page.locator('[data-column="tamed"][data-state="done"]').wait_for(timeout=600_000)
+        page.screenshot(path=str(folder / "station.png"))
+        page.close()
+    finally:
+        running.server.shutdown()
+        running.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--output", type=Path, default=ROOT / "output", help="a built site (python build.py)")
     ap.add_argument("--screenshots", type=Path, metavar="DIR", help="also write the screenshots here")
+    ap.add_argument("--station", metavar="MODEL", help="with --screenshots: the station too, answering with this model")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -80,6 +107,8 @@ def main() -> int:
         weigh(browser, base)
         if args.screenshots:
             screenshots(browser, base, args.screenshots)
+            if args.station:
+                station_screenshot(browser, args.station, args.screenshots)
         browser.close()
     server.shutdown()
     return 0

@@ -15,7 +15,7 @@ import jinja2
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, send_file
 
 from ..localweb import SECURITY_HEADERS, refusal
-from ..site.render import show_controls
+from ..site.render import OPENAI_MODELS, show_controls
 from .session import Station
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def protect(response: Response) -> Response:
 @views.get("/")
 def index():
     s = station()
-    return render_template("station.html", station=s, token=s.token, missing=s.missing())
+    return render_template("station.html", station=s, token=s.token, missing=s.missing(), openai_models=OPENAI_MODELS)
 
 
 @views.get("/static/<name>")
