@@ -13,6 +13,18 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "exhibit"
 sys.path.insert(0, str(ROOT))
 
 
+@pytest.fixture(autouse=True)
+def _root_logging():
+    """build.main() points the root logger at this test's stderr; put it back after, so a
+    thread that logs later never writes to a stream pytest has closed."""
+    import logging
+
+    handlers, level = logging.root.handlers[:], logging.root.level
+    yield
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
+
+
 @pytest.fixture
 def exhibit(tmp_path: Path) -> Path:
     """A writable copy of tests/fixtures/exhibit (content folder)."""
