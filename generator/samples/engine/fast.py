@@ -37,10 +37,16 @@ log = logging.getLogger(__name__)
 
 
 def session_config(tf, threads: int):
-    """A fixed thread layout: oneDNN's reductions are deterministic for a given thread count."""
+    """A fixed thread layout: oneDNN's reductions are deterministic for a given thread count.
+
+    ``place_pruned_graph``: each fetch (the fine-tune step, the sampler, the restore) places
+    only the nodes it runs, not the whole 16,000-node graph. The same kernels run on the same
+    device, so the samples are the same bytes; the first fine-tune of a process took 5.9 s
+    without it and 1.6 s with it (124M's shape, 2 cores)."""
     config = tf.compat.v1.ConfigProto()
     config.intra_op_parallelism_threads = threads
     config.inter_op_parallelism_threads = 1
+    config.graph_options.place_pruned_graph = True
     return config
 
 
