@@ -42,6 +42,13 @@ of the pasted windows is another 3.5x; together 8.0x (6.5x before the
 sampler's rewrite, 2026-11-28). The seed row varies by 10-15% from run to
 run on this machine (347.9 s on 2026-11-28).
 
+2026-12-02, after ``place_pruned_graph`` (each fetch places only the nodes it
+runs; the same samples): seed 437.2 s, fast passage 53.3 s whole command, 8.2x
+in that run (`--rows seed passage`). The machine was slower that run (the
+seed row 11% slower than above, sampling 8.44 s). The fine-tune fell from 1.5 s
+to 1.1 s a passage, because a process's first fine-tune no longer places the
+whole 16,000-node graph: 5.9 s before, 1.6 s after, measured directly.
+
 The sampler (fast, passage row): 8.10 s for 10 x 100 tokens against a floor
 of 4.35 s, 1.86x; against the floor with the library's output layer
 (5.70 s), 1.42x. The gap between the two floors is the output layer: a
