@@ -1,6 +1,6 @@
-"""The studio's web application (Flask): pages, the JSON API and its guards.
+"""The studio's web application (Flask): pages and the JSON API, in one blueprint.
 
-Guards, for a local server that writes files: it answers only requests whose
+Guards (``generator.localweb``, shared with the station), for a local server that writes files: it answers only requests whose
 Host header names the address it is bound to (DNS rebinding); every POST must
 carry this run's token (a page on another site cannot read it) and come from
 the studio's own origin (``Origin``, ``Sec-Fetch-Site``); no page may be
@@ -17,10 +17,11 @@ import dataclasses
 import logging
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-from flask import Flask, Response, abort, jsonify, render_template, request, send_file
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request, send_file
 
 from ..config import generation_problem
 from ..samples.engine.factory import top_k_problem
@@ -65,158 +66,207 @@ class _Flask(Flask):
                      "trim_blocks": True, "lstrip_blocks": True}
 
 
+@dataclass(frozen=True)
+class Context:
+    """What the views work on, kept in ``app.extensions["studio"]``."""
+
+    studio: Studio
+    engine: EngineWorker
+    preview: Preview
+    token: str
+    hosts: set[str]
+    static: dict[str, Path]
+
+
+views = Blueprint("studio", __name__)
+
+
+def ctx() -> Context:
+    return current_app.extensions["studio"]
+
+
+@views.before_app_request
+def guard():
+    c = ctx()
+    refused = refusal(request, name="studio", hosts=c.hosts, token=c.token, token_header=TOKEN_HEADER)
+    return _error(*refused) if refused else None
+
+
+@views.after_app_request
+def protect(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@views.app_errorhandler(StudioError)
+def refused(exc: StudioError):
+    return _error(str(exc), exc.status)
+
+
+@views.app_errorhandler(InputError)
+def bad_input(exc: InputError):
+    return _error(str(exc), 400)
+
+
+def page_context(**more) -> dict:
+    c = ctx()
+    return {"token": c.token, "ratio_target": c.studio.ratio, "site": c.studio.config, **more}
+
+
+# Every page is rendered under the studio's lock: a refresh in another thread may
+# replace the essay's state while a template still reads it.
+
+
+@views.get("/")
+def index():
+    studio = ctx().studio
+    with studio.lock:
+        rows = [(s, totals(s.verbosified(studio.config.sentence_splitter), studio.ratio)) for s in studio.essays()]
+        return render_template("list.html", **page_context(rows=rows))
+
+
+@views.get("/essays/<slug>/")
+def essay(slug: str):
+    studio, engine = ctx().studio, ctx().engine
+    missing = engine.missing()
+    with studio.lock:
+        try:
+            s = studio.essay(slug)
+        except StudioError:
+            abort(404)
+        splitter = studio.config.sentence_splitter
+        v = s.verbosified(splitter)
+        passages = [passage_view(s, v, p.key, splitter) for p in s.essay.passages]
+        return render_template("essay.html", **page_context(
+            state=s, passages=passages, totals=totals(v, studio.ratio), notices=studio.take_notices(slug),
+            engine_missing=missing, preview_url=f"/preview/essays/{s.slug}/"))
+
+
+def passage_payload(slug: str, key: str, notices: tuple[str, ...] = (), message: str = "") -> dict:
+    studio, engine = ctx().studio, ctx().engine
+    missing = engine.missing()
+    with studio.lock:
+        s = studio.essay(slug)
+        splitter = studio.config.sentence_splitter
+        v = s.verbosified(splitter)
+        view = passage_view(s, v, key, splitter)
+        html = render_template("passage.html", p=view, engine_missing=missing)
+        t = totals(v, studio.ratio)
+        return {"passage": key, "html": html, "ratio": round(t.ratio, 3), "words": t.now, "original": t.original,
+                "curated": t.curated, "passages": t.passages, "notices": list(notices), "version": studio.version,
+                "reload": bool(notices), "message": message}
+
+
+def body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise StudioError("the request's body must be a JSON object")
+    return data
+
+
+def text(data: dict, name: str, required: bool = True) -> str | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise StudioError(f"'{name}' must be given, as text")
+    return value
+
+
+@views.get("/api/essays/<slug>/passages/<key>")
+def passage(slug: str, key: str):
+    return jsonify(passage_payload(slug, key))
+
+
+@views.post("/api/essays/<slug>/decide")
+def decide(slug: str):
+    c = ctx()
+    data = body()
+    d = c.studio.decide(slug, text(data, "action"), text(data, "passage"), text(data, "candidate", required=False))
+    c.preview.request(c.studio.version)
+    return jsonify(passage_payload(slug, d.passage, d.notices, d.message))
+
+
+@views.post("/api/essays/<slug>/undo")
+def undo(slug: str):
+    c = ctx()
+    d = c.studio.undo(slug)
+    if d is None:
+        return jsonify({"nothing": "nothing to undo"})
+    c.preview.request(c.studio.version)
+    return jsonify(passage_payload(slug, d.passage, d.notices))
+
+
+@views.post("/api/essays/<slug>/more")
+def more(slug: str):
+    studio, engine = ctx().studio, ctx().engine
+    data = body()
+    key = text(data, "passage")
+    own = {name: number(name, data[name], kind) for name, kind in OWN_PARAMS.items() if data.get(name) not in (None, "")}
+    samples = own.pop("samples", engine.request.samples)
+    problem = generation_problem({**own, "samples": samples})
+    if problem:
+        raise StudioError(f"{problem[0]} {problem[1]}")
+    with studio.lock:
+        s = studio.essay(slug)
+        s.passage(key)
+        if s.cache_warning:  # its run could not be written: say so before the engine works for nothing
+            raise Conflict(f"{s.cache_warning}; fix or move it before asking for more samples")
+        missing = engine.missing()
+        if missing:
+            raise StudioError(missing)
+        params = dataclasses.replace(engine.next_params(s.cache.for_passage(key)), **own)
+        problem = top_k_problem(params.top_k, engine.vocabulary())
+        if problem:
+            raise StudioError(f"top_k {problem}")
+        job = engine.submit(slug, key, params, samples, essay_path=s.header.path,
+                            cache_path=studio.layout.samples(s.slug), site_toml=studio.layout.site_toml)
+        return jsonify(job.as_dict())
+
+
+@views.get("/api/jobs/<job_id>")
+def job(job_id: str):
+    j = ctx().engine.job(job_id)
+    if j is None:
+        raise StudioError(f"there is no job {job_id!r}")
+    return jsonify(j.as_dict())
+
+
+@views.get("/api/status")
+def status():
+    c = ctx()
+    return jsonify({"version": c.studio.version, "preview": c.preview.built, "preview_seconds": round(c.preview.seconds, 3),
+                    "preview_error": c.preview.error})
+
+
+@views.get("/static/<name>")
+def static_file(name: str):
+    path = ctx().static.get(name)
+    if path is None:
+        abort(404)
+    return send_file(path, max_age=0)
+
+
+@views.get("/preview/", defaults={"sub": ""})
+@views.get("/preview/<path:sub>")
+def preview_file(sub: str):
+    preview = ctx().preview
+    path = preview.file(sub)
+    if path is not None:
+        return send_file(path, max_age=0)
+    drawn = preview.animation(sub)
+    if drawn is None:
+        abort(404)
+    return Response(drawn, mimetype="image/gif" if sub.endswith(".gif") else "image/png", headers={"Cache-Control": "no-cache"})
+
+
 def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token: str, hosts: set[str], site_static: Path) -> Flask:
     app = _Flask(__name__, template_folder=str(HERE / "templates"), static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # a decision is a few hundred bytes
     static = {"palette.css": site_static / "palette.css", "style.css": site_static / "style.css", "favicon.svg": site_static / "favicon.svg",
               "studio.css": HERE / "static" / "studio.css", "studio.js": HERE / "static" / "studio.js"}
-
-    @app.before_request
-    def guard():
-        refused = refusal(request, name="studio", hosts=hosts, token=token, token_header=TOKEN_HEADER)
-        return _error(*refused) if refused else None
-
-    @app.after_request
-    def protect(response: Response) -> Response:
-        response.headers.update(SECURITY_HEADERS)
-        return response
-
-    @app.errorhandler(StudioError)
-    def refused(exc: StudioError):
-        return _error(str(exc), exc.status)
-
-    @app.errorhandler(InputError)
-    def bad_input(exc: InputError):
-        return _error(str(exc), 400)
-
-    def page_context(**ctx) -> dict:
-        return {"token": token, "ratio_target": studio.ratio, "site": studio.config, **ctx}
-
-    # Every page is rendered under the studio's lock: a refresh in another thread may
-    # replace the essay's state while a template still reads it.
-
-    @app.get("/")
-    def index():
-        with studio.lock:
-            rows = [(s, totals(s.verbosified(studio.config.sentence_splitter), studio.ratio)) for s in studio.essays()]
-            return render_template("list.html", **page_context(rows=rows))
-
-    @app.get("/essays/<slug>/")
-    def essay(slug: str):
-        missing = engine.missing()
-        with studio.lock:
-            try:
-                s = studio.essay(slug)
-            except StudioError:
-                abort(404)
-            splitter = studio.config.sentence_splitter
-            v = s.verbosified(splitter)
-            passages = [passage_view(s, v, p.key, splitter) for p in s.essay.passages]
-            return render_template("essay.html", **page_context(
-                state=s, passages=passages, totals=totals(v, studio.ratio), notices=studio.take_notices(slug),
-                engine_missing=missing, preview_url=f"/preview/essays/{s.slug}/"))
-
-    def passage_payload(slug: str, key: str, notices: tuple[str, ...] = (), message: str = "") -> dict:
-        missing = engine.missing()
-        with studio.lock:
-            s = studio.essay(slug)
-            splitter = studio.config.sentence_splitter
-            v = s.verbosified(splitter)
-            view = passage_view(s, v, key, splitter)
-            html = render_template("passage.html", p=view, engine_missing=missing)
-            t = totals(v, studio.ratio)
-            return {"passage": key, "html": html, "ratio": round(t.ratio, 3), "words": t.now, "original": t.original,
-                    "curated": t.curated, "passages": t.passages, "notices": list(notices), "version": studio.version,
-                    "reload": bool(notices), "message": message}
-
-    def body() -> dict:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise StudioError("the request's body must be a JSON object")
-        return data
-
-    def text(data: dict, name: str, required: bool = True) -> str | None:
-        value = data.get(name)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str) or not value:
-            raise StudioError(f"'{name}' must be given, as text")
-        return value
-
-    @app.get("/api/essays/<slug>/passages/<key>")
-    def passage(slug: str, key: str):
-        return jsonify(passage_payload(slug, key))
-
-    @app.post("/api/essays/<slug>/decide")
-    def decide(slug: str):
-        data = body()
-        d = studio.decide(slug, text(data, "action"), text(data, "passage"), text(data, "candidate", required=False))
-        preview.request(studio.version)
-        return jsonify(passage_payload(slug, d.passage, d.notices, d.message))
-
-    @app.post("/api/essays/<slug>/undo")
-    def undo(slug: str):
-        d = studio.undo(slug)
-        if d is None:
-            return jsonify({"nothing": "nothing to undo"})
-        preview.request(studio.version)
-        return jsonify(passage_payload(slug, d.passage, d.notices))
-
-    @app.post("/api/essays/<slug>/more")
-    def more(slug: str):
-        data = body()
-        key = text(data, "passage")
-        own = {name: number(name, data[name], kind) for name, kind in OWN_PARAMS.items() if data.get(name) not in (None, "")}
-        samples = own.pop("samples", engine.request.samples)
-        problem = generation_problem({**own, "samples": samples})
-        if problem:
-            raise StudioError(f"{problem[0]} {problem[1]}")
-        with studio.lock:
-            s = studio.essay(slug)
-            s.passage(key)
-            if s.cache_warning:  # its run could not be written: say so before the engine works for nothing
-                raise Conflict(f"{s.cache_warning}; fix or move it before asking for more samples")
-            missing = engine.missing()
-            if missing:
-                raise StudioError(missing)
-            params = dataclasses.replace(engine.next_params(s.cache.for_passage(key)), **own)
-            problem = top_k_problem(params.top_k, engine.vocabulary())
-            if problem:
-                raise StudioError(f"top_k {problem}")
-            job = engine.submit(slug, key, params, samples, essay_path=s.header.path,
-                                cache_path=studio.layout.samples(s.slug), site_toml=studio.layout.site_toml)
-            return jsonify(job.as_dict())
-
-    @app.get("/api/jobs/<job_id>")
-    def job(job_id: str):
-        j = engine.job(job_id)
-        if j is None:
-            raise StudioError(f"there is no job {job_id!r}")
-        return jsonify(j.as_dict())
-
-    @app.get("/api/status")
-    def status():
-        return jsonify({"version": studio.version, "preview": preview.built, "preview_seconds": round(preview.seconds, 3),
-                        "preview_error": preview.error})
-
-    @app.get("/static/<name>")
-    def static_file(name: str):
-        path = static.get(name)
-        if path is None:
-            abort(404)
-        return send_file(path, max_age=0)
-
-    @app.get("/preview/", defaults={"sub": ""})
-    @app.get("/preview/<path:sub>")
-    def preview_file(sub: str):
-        path = preview.file(sub)
-        if path is not None:
-            return send_file(path, max_age=0)
-        drawn = preview.animation(sub)
-        if drawn is None:
-            abort(404)
-        return Response(drawn, mimetype="image/gif" if sub.endswith(".gif") else "image/png", headers={"Cache-Control": "no-cache"})
-
+    app.extensions["studio"] = Context(studio, engine, preview, token, hosts, static)
+    app.register_blueprint(views)
     return app
 
 
