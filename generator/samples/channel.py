@@ -25,6 +25,16 @@ def start(command: list[str]) -> subprocess.Popen:
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
 
 
+def stop(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
+    """Close the worker's input (it finishes its job and exits), then make sure it is gone."""
+    if proc is not None and proc.poll() is None:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def report_channel() -> TextIO:
     """In the worker: the stream reports go to. Whatever else prints goes to stderr."""
     out = sys.stdout

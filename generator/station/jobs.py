@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..samples.channel import start
+from ..samples.channel import start, stop
 
 log = logging.getLogger(__name__)
 _MOVES = threading.Lock()
@@ -133,12 +133,7 @@ class StationEngine:
             self._closed = True
             self._wake.notify()
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proc)
 
     # -- the dispatcher: one request at a time
 

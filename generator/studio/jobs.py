@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..samples.channel import start
+from ..samples.channel import start, stop
 from ..samples.cache import Params, PassageSamples
 from ..samples.policy import next_params
 from ..samples.request import Request
@@ -160,9 +160,4 @@ class EngineWorker:
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proc)
