@@ -22,6 +22,24 @@ SECURITY_HEADERS = {
 }
 
 
+def guard(views, *, name: str, token_header: str, keys, error, extra_headers: dict[str, str] | None = None) -> None:
+    """Put the guards on every request of the app ``views`` (a Flask blueprint) is registered on.
+    ``keys()`` gives (hosts, token) for the app at hand; ``error(message, status)`` answers a refusal."""
+    from flask import request
+
+    @views.before_app_request
+    def _guard():
+        hosts, token = keys()
+        refused = refusal(request, name=name, hosts=hosts, token=token, token_header=token_header)
+        return error(*refused) if refused else None
+
+    @views.after_app_request
+    def _protect(response):
+        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(extra_headers or {})
+        return response
+
+
 def refusal(request, *, name: str, hosts: set[str], token: str, token_header: str) -> tuple[str, int] | None:
     """Why ``request`` (Flask's) is refused, with its status; None when it may go on."""
     if request.host.lower() not in hosts:

@@ -59,6 +59,18 @@ def serve_studio(exhibit: Path, tmp_path: Path, models_dir: Path | None = None, 
     return running
 
 
+def heavy_imports(code: str, cwd: Path) -> list[str]:
+    """Run ``code`` (with the project importable) in a fresh Python; the engine's modules it imported."""
+    import ast
+    import subprocess
+
+    probe = ("import sys\nsys.path.insert(0, " + repr(str(ROOT)) + ")\n" + code
+             + "\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'gpt_2_simple', 'torch')))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 

@@ -73,7 +73,6 @@ def test_clean_toward_a_dangerous_folder_is_refused(exhibit, name, no_destructio
 @pytest.mark.parametrize("name", ["root", "home", "project", "content", "parent-of-project"])
 def test_the_studio_refuses_a_dangerous_preview_folder_before_building(exhibit, tmp_path, name, no_destruction, monkeypatch):
     """The studio's preview is a build folder too: its own guard stops it before the first build."""
-    pytest.importorskip("flask")
     from generator.studio import preview
     from generator.studio.serve import StudioOptions, open_studio
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from generator.picks.candidates import sample_sentences
-from tests.conftest import ROOT, run_cli
+from tests.conftest import heavy_imports, run_cli
 from tests.test_browser import watch
 
 # the tiny test model learnt the fixture's essays: their words are what it continues into whole sentences
@@ -278,8 +277,6 @@ def test_guards_refuse_no_token_a_bad_token_a_foreign_host_and_axe_finds_nothing
 
 def test_the_web_process_never_imports_tensorflow(exhibit, tmp_path):
     code = f"""
-import sys
-sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
 from generator.station.serve import StationOptions, open_station
 r = open_station(StationOptions(content=Path({str(exhibit)!r}), models_dir=Path({str(tmp_path)!r}), port=0))
@@ -289,11 +286,8 @@ assert client.get("/", headers=host).status_code == 200
 assert client.get("/api/examples", headers=host).status_code == 200
 assert client.post("/api/visits", json={{"passage": "One. Two. Three."}}, headers={{**host, "X-Station-Token": r.station.token}}).status_code == 503
 r.close()
-print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "gpt_2_simple", "torch")))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert heavy_imports(code, tmp_path) == []
 
 
 def test_a_request_older_than_the_timeout_is_dropped_with_a_message(tmp_path):

@@ -25,6 +25,26 @@ def start(command: list[str]) -> subprocess.Popen:
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
 
 
+def reports(proc: subprocess.Popen):
+    """In the web process: each report the worker writes, as a dict (anything else on the line is skipped)."""
+    for line in proc.stdout:
+        try:
+            report = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(report, dict):
+            yield report
+
+
+def load_engine(models_dir: Path, model: str, recipe: str, *, max_finetune_steps: int, window: bool = False):
+    """In the worker: (engine, fingerprint) for ``model``, checked first, the way generate opens it."""
+    from .engine.checkpoint import check_model, fingerprint
+    from .engine.factory import open_engine
+
+    folder = check_model(models_dir, model)
+    return open_engine(folder, recipe, max_finetune_steps=max_finetune_steps, window=window), fingerprint(folder)
+
+
 def stop(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
     """Close the worker's input (it finishes its job and exits), then make sure it is gone."""
     if proc is not None and proc.poll() is None:

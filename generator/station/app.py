@@ -12,9 +12,9 @@ import logging
 from pathlib import Path
 
 import jinja2
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, send_file
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request, send_file
 
-from ..localweb import SECURITY_HEADERS, refusal
+from ..localweb import guard
 from ..site.render import OPENAI_MODELS, show_controls
 from .session import Station
 
@@ -35,18 +35,8 @@ def _error(message: str, status: int):
     return jsonify({"error": message}), status
 
 
-@views.before_app_request
-def guard():
-    s = station()
-    refused = refusal(request, name="station", hosts=s.hosts, token=s.token, token_header=TOKEN_HEADER)
-    return _error(*refused) if refused else None
-
-
-@views.after_app_request
-def protect(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    response.headers["Cache-Control"] = "no-store"  # nothing a visitor wrote lingers in a cache
-    return response
+guard(views, name="station", token_header=TOKEN_HEADER, keys=lambda: (station().hosts, station().token), error=_error,
+      extra_headers={"Cache-Control": "no-store"})  # nothing a visitor wrote lingers in a cache
 
 
 @views.get("/")

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..samples.channel import start, stop
+from ..samples.channel import reports, start, stop
 
 log = logging.getLogger(__name__)
 _MOVES = threading.Lock()
@@ -210,11 +210,7 @@ class StationEngine:
             proc.kill()
 
     def _read(self, proc: subprocess.Popen) -> None:
-        for line in proc.stdout:
-            try:
-                report = json.loads(line)
-            except ValueError:
-                continue
+        for report in reports(proc):
             visit = self._visits.get(report.pop("id", ""))
             if visit is None or visit.over:
                 continue

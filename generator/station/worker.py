@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..samples.channel import report_channel, say
+from ..samples.channel import load_engine, report_channel, say
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     out = report_channel()  # whatever TensorFlow prints must not reach it
 
     from ..samples.cache import Params
-    from ..samples.engine.checkpoint import check_model, fingerprint
-    from ..samples.engine.factory import open_engine
     from ..samples.quality import flag
 
     engine = None
@@ -41,9 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if engine is None:
                 say(out, id=rid, stage="loading")
-                folder = check_model(args.models_dir, args.model)
-                fp = fingerprint(folder)
-                engine = open_engine(folder, "fast", max_finetune_steps=args.finetune_steps)
+                engine, fp = load_engine(args.models_dir, args.model, "fast", max_finetune_steps=args.finetune_steps)
             prompt = job["passage"]
             tamed = Params(**job["tamed"])
             engine.check_fits(len(engine.encode(prompt)), tamed.length)

@@ -26,7 +26,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, rende
 from ..config import generation_problem
 from ..samples.engine.factory import top_k_problem
 from ..errors import InputError
-from ..localweb import SECURITY_HEADERS, refusal
+from ..localweb import guard
 from ..site.render import show_controls
 from .jobs import EngineWorker
 from .preview import Preview
@@ -85,17 +85,11 @@ def ctx() -> Context:
     return current_app.extensions["studio"]
 
 
-@views.before_app_request
-def guard():
-    c = ctx()
-    refused = refusal(request, name="studio", hosts=c.hosts, token=c.token, token_header=TOKEN_HEADER)
-    return _error(*refused) if refused else None
+def _refuse(message: str, status: int):
+    return _error(message, status)
 
 
-@views.after_app_request
-def protect(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    return response
+guard(views, name="studio", token_header=TOKEN_HEADER, keys=lambda: (ctx().hosts, ctx().token), error=_refuse)
 
 
 @views.app_errorhandler(StudioError)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..samples.channel import start, stop
+from ..samples.channel import reports, start, stop
 from ..samples.cache import Params, PassageSamples
 from ..samples.policy import next_params
 from ..samples.request import Request
@@ -136,11 +136,7 @@ class EngineWorker:
                 "--recipe", r.recipe, "--finetune-steps", str(r.params.finetune_steps), "--train-on", r.params.train_on]
 
     def _read(self, proc: subprocess.Popen) -> None:
-        for line in proc.stdout:
-            try:
-                report = json.loads(line)
-            except ValueError:
-                continue
+        for report in reports(proc):
             job = self._jobs.get(report.pop("job", ""))
             if job is None or job.worker is not proc:
                 continue

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..samples.channel import report_channel, say
+from ..samples.channel import load_engine, report_channel, say
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +33,6 @@ def main(argv: list[str] | None = None) -> int:
     from ..content.essays import parse_essay
     from ..errors import InputError
     from ..samples.cache import Params
-    from ..samples.engine.checkpoint import check_model, fingerprint
-    from ..samples.engine.factory import open_engine
     from ..samples.generate import new_run
     from ..samples.record import record
 
@@ -46,9 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if engine is None:
                 say(out, job=jid, stage="loading", message=f"loading {args.model} (once per studio session)")
-                folder = check_model(args.models_dir, args.model)
-                fp = fingerprint(folder)
-                engine = open_engine(folder, args.recipe, max_finetune_steps=args.finetune_steps, window=args.train_on == "window")
+                engine, fp = load_engine(args.models_dir, args.model, args.recipe, max_finetune_steps=args.finetune_steps,
+                                         window=args.train_on == "window")
             config = load_config(Path(job["site_toml"]))
             essay = parse_essay(Path(job["essay_path"]), passage_size=config.passage_size, splitter=config.sentence_splitter)
             passage = next((x for x in essay.passages if x.key == job["passage"]), None)
