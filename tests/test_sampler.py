@@ -26,7 +26,8 @@ def _reference_and_ours(models, tokens: list[int], follow: np.ndarray):
     """Logits at every sampling step for the same tokens, the way sample_sequence steps: the
     prompt but its last token through the model once (batch 1, repeated for the batch), then
     one token per row at a time. The reference is the library's ``model.model`` with ``past``,
-    concatenated as its sample_sequence does; ours is ``forward.prompt`` then ``forward.step``."""
+    concatenated as its sample_sequence does; ours is ``forward.prompt`` then ``forward.step``,
+    its output layer in vocabulary blocks."""
     from generator.samples.engine import forward
     from generator.samples.engine.checkpoint import Hparams
     from generator.samples.engine.tf import load
@@ -46,12 +47,14 @@ def _reference_and_ours(models, tokens: list[int], follow: np.ndarray):
         past_in = v1.placeholder(tf.float32, model.past_shape(hparams=hp, batch_size=batch))
         token_in = v1.placeholder(tf.int32, [batch, 1])
         stepped = model.model(hparams=hp, X=token_in, past=past_in, reuse=True)
-        wte = [v for v in v1.global_variables() if v.name == "model/wte:0"][0]
-        _, keys, values = forward.prompt(tf, model, hp, wte, context)
+        keys, values = forward.prompt(tf, model, hp, context)
         shape = [batch, hp.n_head, None, hp.n_embd // hp.n_head]
         keys_in = [v1.placeholder(tf.float32, shape) for _ in keys]
         values_in = [v1.placeholder(tf.float32, shape) for _ in keys]
-        ours_step = forward.step(tf, model, hp, wte, token_in, keys_in, values_in)
+        # vocabulary blocks of 100 rows: the tiny vocabulary in several blocks, the last one short
+        weights = forward.step_weights(tf, hp, block_rows=100)
+        assert len(weights["blocks"]) > 2 and hp.n_vocab % 100
+        ours_step = forward.step(tf, model, hp, weights, token_in[:, 0], keys_in, values_in)
         saver = v1.train.Saver([v for v in v1.global_variables() if v.name.startswith("model/")])
         with v1.Session(graph=graph) as sess:
             saver.restore(sess, str(models / "tiny" / "model.ckpt"))
@@ -77,6 +80,43 @@ def test_every_steps_logits_are_bit_for_bit_the_librarys(models, engine, batch):
     assert len(ref) == len(ours) == 13
     for i, (a, b) in enumerate(zip(ref, ours)):
         assert a.shape == b.shape and np.array_equal(a, b), f"step {i}: largest difference {np.abs(a - b).max()}"
+
+
+@pytest.mark.parametrize("n_embd", [768, 1024])
+def test_output_layer_in_vocabulary_blocks_is_the_librarys_matmul(n_embd):
+    """At GPT-2's own sizes (124M's and 355M's width, the whole vocabulary), where the tiny
+    checkpoint's 32 columns cannot show a change in how a kernel sums: every logit of the
+    blocked output layer equals ``matmul(h, wte, transpose_b=True)``'s, at several batch sizes."""
+    from types import SimpleNamespace
+
+    from generator.samples.engine import forward
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    v1 = tf.compat.v1
+    rng = np.random.default_rng(n_embd)
+    hp = SimpleNamespace(n_vocab=50257, n_embd=n_embd)
+    graph = tf.Graph()
+    with graph.as_default():
+        wte = v1.placeholder(tf.float32, [hp.n_vocab, n_embd])
+        h = v1.placeholder(tf.float32, [None, n_embd])
+        blocks = forward.vocab_blocks(tf, wte, hp)
+        assert len(blocks) > 30
+        ours, library = forward.output_layer(tf, h, blocks), tf.matmul(h, wte, transpose_b=True)
+    table = (rng.standard_normal((hp.n_vocab, n_embd)) * 0.02).astype(np.float32)
+    with v1.Session(graph=graph, config=_engine_config(tf)) as sess:
+        for batch in (1, 3, 10):
+            rows = rng.standard_normal((batch, n_embd)).astype(np.float32) * 3
+            a, b = sess.run((ours, library), {wte: table, h: rows})
+            assert a.shape == b.shape == (batch, hp.n_vocab)
+            assert np.array_equal(a, b), f"batch {batch}: {np.count_nonzero(a != b)} logits differ"
+
+
+def _engine_config(tf):
+    from generator.platform import engine_threads
+    from generator.samples.engine.fast import session_config
+
+    return session_config(tf, engine_threads())
 
 
 def test_samples_are_those_recorded_before_the_rewrite(models, engine):

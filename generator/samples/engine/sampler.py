@@ -24,9 +24,6 @@ class SamplerGraph:
         self.length = v1.placeholder(tf.int32, [], name="length")
         self.seed = v1.placeholder(tf.int64, [2], name="seed")
 
-        with v1.variable_scope("model", reuse=True):
-            wte = v1.get_variable("wte")
-
         def filtered(logits):
             """top_k as one comparison against each row's k-th value (top_k 0: no filter)."""
             values, _ = tf.nn.top_k(logits, k=tf.maximum(self.top_k, 1))
@@ -37,7 +34,8 @@ class SamplerGraph:
             seed = self.seed + tf.stack([tf.constant(0, tf.int64), tf.cast(i, tf.int64)])
             return tf.random.stateless_categorical(filtered(logits / self.temperature), 1, seed=seed, dtype=tf.int32)[:, 0]
 
-        _, prompt_keys, prompt_values = forward.prompt(tf, model, hp, wte, self.context[:, :-1])
+        prompt_keys, prompt_values = forward.prompt(tf, model, hp, self.context[:, :-1])
+        weights = forward.step_weights(tf, hp)  # shaped once, outside the loop
         keys0 = [tf.tile(k, [self.batch, 1, 1, 1]) for k in prompt_keys]
         values0 = [tf.tile(v, [self.batch, 1, 1, 1]) for v in prompt_values]
         last = tf.tile(self.context[:, -1], [self.batch])
@@ -45,7 +43,7 @@ class SamplerGraph:
         cache_shape = tf.TensorShape([None, hp.n_head, None, hp.n_embd // hp.n_head])
 
         def body(i, keys, values, prev, ended, output):
-            logits, keys, values = forward.step(tf, model, hp, wte, prev[:, tf.newaxis], keys, values)
+            logits, keys, values = forward.step(tf, model, hp, weights, prev, keys, values)
             token = draw(logits, i)
             return i + 1, keys, values, token, ended | tf.equal(token, eot), tf.concat([output, token[:, tf.newaxis]], axis=1)
 
