@@ -135,7 +135,7 @@ def child(row: str, passages: int, samples: int, length: int, model: str = "124M
     engine.close()
     t = time.perf_counter()
     floor = floor_seconds(hparams, samples, length) if recipe == "fast" else None
-    floor_library = floor_seconds(hparams, samples, length, transposed=False) if recipe == "fast" else None
+    floor_blocks = floor_seconds(hparams, samples, length, output="blocks") if recipe == "fast" else None
     rate = matmul_rate() if recipe == "fast" and train_on == "window" else None
     floor_wall = time.perf_counter() - t + traced  # not part of the command: the parent takes it off
     print(
@@ -144,7 +144,7 @@ def child(row: str, passages: int, samples: int, length: int, model: str = "124M
                 "row": row,
                 "load": load,
                 "floor": floor,
-                "floor_library": floor_library,
+                "floor_blocks": floor_blocks,
                 "floor_wall": floor_wall,
                 "window_floor": window_flops(hparams) / rate if rate else None,
                 "rate": rate,
@@ -158,15 +158,15 @@ def child(row: str, passages: int, samples: int, length: int, model: str = "124M
     )
 
 
-def floor_seconds(hparams, batch: int, length: int, repeats: int = 3, transposed: bool = True) -> float:
+def floor_seconds(hparams, batch: int, length: int, repeats: int = 3, output: str = "transposed") -> float:
     """The sampler's floor, measured here: the matrix multiplications of ``length`` one-token
     steps at this batch size (per layer: c_attn, attn's c_proj, mlp's c_fc and c_proj; then the
-    output layer, against a transposed ``[n_embd, n_vocab]`` copy, its fastest form), chained
-    in one while loop as the sampler chains its steps. Attention over the cache, norms, the
-    draws and everything else the sampler does are left out. Best of ``repeats``. With
-    ``transposed`` False the output layer is the library's ``transpose_b`` against
-    ``[n_vocab, n_embd]``, the form the exact sampler must keep on a CPU where the copy's
-    bits differ."""
+    output layer), chained in one while loop as the sampler chains its steps. Attention over
+    the cache, norms, the draws and everything else the sampler does are left out. Best of
+    ``repeats``. ``output``: the output layer against a transposed ``[n_embd, n_vocab]`` copy
+    of the embeddings (``transposed``, the issue's floor), or as the sampler computes it, the
+    library's ``transpose_b`` against ``[n_vocab, n_embd]`` in vocabulary blocks (``blocks``)."""
+    from generator.samples.engine import forward
     from generator.samples.engine.tf import load
 
     tf, _ = load()
@@ -177,13 +177,14 @@ def floor_seconds(hparams, batch: int, length: int, repeats: int = 3, transposed
         rnd = v1.random_normal_initializer(stddev=0.02)
         layers = [[v1.get_variable(f"l{i}/{name}", shape, initializer=rnd) for name, shape in
                    (("attn", [e, 3 * e]), ("proj", [e, e]), ("fc", [e, 4 * e]), ("mlp", [4 * e, e]))] for i in range(hparams.n_layer)]
-        out = v1.get_variable("wte_t", [e, v] if transposed else [v, e], initializer=rnd)
+        out = v1.get_variable("wte_t", [e, v] if output == "transposed" else [v, e], initializer=rnd)
+        blocks = forward.vocab_blocks(tf, out, hparams)
 
         def body(i, h):
             for attn, proj, fc, mlp in layers:
                 h = h + tf.matmul(tf.matmul(h, attn)[:, :e], proj)
                 h = h + tf.matmul(tf.matmul(h, fc), mlp)
-            logits = tf.matmul(h, out, transpose_b=not transposed)
+            logits = tf.matmul(h, out) if output == "transposed" else forward.output_layer(tf, h, blocks)
             return i + 1, h + 1e-6 * logits[:, :e]  # the next step depends on this one, as in sampling
 
         _, h = tf.while_loop(lambda i, h: i < length, body, [tf.constant(0), tf.ones([batch, e])])
@@ -320,8 +321,8 @@ def main() -> int:
             split = {k: sum(p["split"][k] for p in res["passages"]) / n for k in ("restore", "finetune", "sample", "decode")}
             per = sum(p["wall"] for p in res["passages"]) / n
             print(f"    sampler {split['sample']:.2f} s against its floor {res['floor']:.2f} s (the step's matmuls alone, same process): "
-                  f"{split['sample'] / res['floor']:.2f}x; against the floor with the library's output layer "
-                  f"({res['floor_library']:.2f} s): {split['sample'] / res['floor_library']:.2f}x", flush=True)
+                  f"{split['sample'] / res['floor']:.2f}x; against the floor with the sampler's own output layer "
+                  f"(the library's layout in vocabulary blocks, {res['floor_blocks']:.2f} s): {split['sample'] / res['floor_blocks']:.2f}x", flush=True)
             print("    a passage: " + ", ".join(f"{k} {v:.2f} s ({100 * v / per:.0f}%)" for k, v in split.items())
                   + f", other {per - sum(split.values()):.2f} s", flush=True)
         if res.get("window_floor") and res["floor"]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "exhibit"
 sys.path.insert(0, str(ROOT))
+# The engines' kept graphs (generator/samples/engine/graph_cache.py) go to a folder of this run's
+# own, never the user's ~/.cache; engine processes the tests start inherit it.
+GRAPH_CACHE = Path(tempfile.mkdtemp(prefix="vsr-test-cache-"))
+os.environ["XDG_CACHE_HOME"] = str(GRAPH_CACHE)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(GRAPH_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,8 @@ Two ways to get the gradient:
 
 from __future__ import annotations
 
+from . import graph_cache
+
 BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # tf.compat.v1.train.AdamOptimizer's defaults
 
 
@@ -48,6 +50,20 @@ class Adam:
             self.accumulate = tf.group(*[s.assign_add(g) for s, g in zip(sums, self.grads)])
             self.apply = self._updates(tf, sums)
         self.reset_slots = tf.group(*[s.assign(tf.zeros_like(s)) for pair in self.slots for s in pair])
+
+    HANDLES = ("lr", "t", "grads", "step", "reset_slots", "accumulate", "apply", "reset_sums")
+
+    def handles(self) -> dict:
+        """What the engine runs, by name (``graph_cache``)."""
+        return graph_cache.names({name: getattr(self, name) for name in self.HANDLES})
+
+    @classmethod
+    def from_graph(cls, graph, handles: dict) -> "Adam":
+        """The optimizer of a graph read back from ``graph_cache``: its handles, nothing built."""
+        adam = cls.__new__(cls)
+        for name, value in graph_cache.resolve(graph, handles).items():
+            setattr(adam, name, value)
+        return adam
 
     def _updates(self, tf, grads):
         if not self.slots:

@@ -16,6 +16,7 @@ What it trains on is ``train_on``:
 
 from __future__ import annotations
 
+import base64
 import logging
 import random
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import Params
-from . import forward, windows
+from . import forward, graph_cache, windows
 from .adam import Adam
 from ...platform import engine_threads, this_machine
 from .checkpoint import Hparams, checkpoint_prefix
@@ -72,20 +73,15 @@ class FastEngine:
         hp = model.default_hparams()
         hp.override_from_dict(self.hparams.as_dict())
         v1 = tf.compat.v1
-        self.graph = tf.Graph()
-        # Reference variables, not resource ones: a resource variable that has
-        # been gathered from (the embeddings) switches to copy-on-read, and
-        # every step's logits would copy all of wte (154 MB for 124M) first.
-        with self.graph.as_default(), v1.variable_scope(v1.get_variable_scope(), use_resource=False):
-            self.tokens = v1.placeholder(tf.int32, [1, None], name="passage")
-            self.loss = forward.training_loss(tf, model, hp, self.tokens)
-            self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
-            self.adam = Adam(tf, self.loss, self.weights, max_steps=max_finetune_steps, accumulate=window)
-            self.sampler = SamplerGraph(tf, model, hp, self.end_of_text if early_stop else None)
-            self.saver = v1.train.Saver(var_list=self.weights)
-            # The weights come from the checkpoint: initialise only our own
-            # variables, never 500 MB of random numbers the restore overwrites.
-            init = v1.variables_initializer([v for v in v1.global_variables() if v not in self.weights])
+        shape = {"hparams": self.hparams.as_dict(), "max_finetune_steps": max_finetune_steps, "window": window,
+                 "end_of_text": self.end_of_text if early_stop else None}
+        name = graph_cache.key(tf, model, shape)
+        kept = graph_cache.read(tf, name)
+        if kept:
+            init = self._import(*kept)
+        else:
+            init = self._build(hp, model, early_stop)
+            graph_cache.write(name, self.graph.as_graph_def(), self._handles(init))
         self.graph.finalize()
         threads = engine_threads()
         self.platform = this_machine(threads)
@@ -94,6 +90,45 @@ class FastEngine:
         self.checkpoint = str(checkpoint_prefix(folder))  # the files the fingerprint hashed
         self.split: dict[str, float] = {}  # the last generate()'s seconds, by part
         self._restore_base()
+
+    def _build(self, hp, model, early_stop: bool):
+        """The graph, built in Python; returns the op that initialises the engine's own variables."""
+        tf = self.tf
+        v1 = tf.compat.v1
+        self.graph = tf.Graph()
+        # Reference variables, not resource ones: a resource variable that has
+        # been gathered from (the embeddings) switches to copy-on-read, and
+        # every step's logits would copy all of wte (154 MB for 124M) first.
+        with self.graph.as_default(), v1.variable_scope(v1.get_variable_scope(), use_resource=False):
+            self.tokens = v1.placeholder(tf.int32, [1, None], name="passage")
+            self.loss = forward.training_loss(tf, model, hp, self.tokens)
+            self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
+            self.adam = Adam(tf, self.loss, self.weights, max_steps=self.max_finetune_steps, accumulate=self.can_window)
+            self.sampler = SamplerGraph(tf, model, hp, self.end_of_text if early_stop else None)
+            self.saver = v1.train.Saver(var_list=self.weights)
+            # The weights come from the checkpoint: initialise only our own
+            # variables, never 500 MB of random numbers the restore overwrites.
+            return v1.variables_initializer([v for v in v1.global_variables() if v not in self.weights])
+
+    def _handles(self, init) -> dict:
+        return {"tokens": self.tokens.name, "loss": self.loss.name, "weights": [w.name for w in self.weights],
+                "init": init.name, "adam": self.adam.handles(), "sampler": self.sampler.handles(),
+                "saver": base64.b64encode(self.saver.as_saver_def().SerializeToString()).decode("ascii")}
+
+    def _import(self, graph_def, handles: dict):
+        """The graph as ``graph_cache`` kept it; returns the initialising op."""
+        tf = self.tf
+        v1 = tf.compat.v1
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.import_graph_def(graph_def, name="")
+            self.tokens, self.loss, self.weights, init = (graph_cache.resolve(self.graph, handles[k]) for k in ("tokens", "loss", "weights", "init"))
+            self.adam = Adam.from_graph(self.graph, handles["adam"])
+            self.sampler = SamplerGraph.from_graph(self.graph, handles["sampler"])
+            saver_def = tf.compat.v1.train.SaverDef()
+            saver_def.ParseFromString(base64.b64decode(handles["saver"]))
+            self.saver = v1.train.Saver(saver_def=saver_def)
+        return init
 
     def _restore_base(self) -> None:
         """The checkpoint's weights, bit for bit, and fresh Adam slots."""

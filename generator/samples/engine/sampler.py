@@ -11,7 +11,7 @@ draws before it do not depend on when the loop stops.
 
 from __future__ import annotations
 
-from . import forward
+from . import forward, graph_cache
 
 class SamplerGraph:
     def __init__(self, tf, model, hp, end_of_text: int | None):
@@ -55,6 +55,20 @@ class SamplerGraph:
             shape_invariants=[tf.TensorShape([]), [cache_shape] * hp.n_layer, [cache_shape] * hp.n_layer, tf.TensorShape([None]),
                               tf.TensorShape([None]), tf.TensorShape([None, None])],
         )
+
+    HANDLES = ("context", "batch", "temperature", "top_k", "length", "seed", "steps", "generated")
+
+    def handles(self) -> dict:
+        """The placeholders and outputs, by name (``graph_cache``)."""
+        return graph_cache.names({name: getattr(self, name) for name in self.HANDLES})
+
+    @classmethod
+    def from_graph(cls, graph, handles: dict) -> "SamplerGraph":
+        """The sampler of a graph read back from ``graph_cache``: its handles, nothing built."""
+        sampler = cls.__new__(cls)
+        for name, value in graph_cache.resolve(graph, handles).items():
+            setattr(sampler, name, value)
+        return sampler
 
     def feed(self, tokens: list[int], nsamples: int, temperature: float, top_k: int, length: int, seed: list[int]) -> dict:
         return {
