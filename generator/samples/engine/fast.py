@@ -77,6 +77,7 @@ class FastEngine:
                  "end_of_text": self.end_of_text if early_stop else None}
         name = graph_cache.key(tf, model, shape)
         kept = graph_cache.read(tf, name)
+        self.graph_source = "kept" if kept else "built"  # read back, or built in Python (and kept)
         if kept:
             init = self._import(*kept)
         else:
