@@ -17,19 +17,20 @@ def _umask() -> int:
 _MODE = 0o666 & ~_umask()  # what open() would give a new file; mkstemp's 0600 would not
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
 
     The temp file lives in the same directory (same file system) and, when
     ``durable``, is fsynced before the rename, so a power loss leaves one
     complete version behind. The site's output is regenerated from content/ at
     will, so its pages skip the fsync (a millisecond a file); the cache and the
-    picks, which hold the artist's work, never do.
+    picks, which hold the artist's work, never do. ``mode``: the file's permissions
+    (default: what ``open()`` gives under the umask).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, _MODE)
+        os.fchmod(fd, _MODE if mode is None else mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             if durable:

@@ -33,41 +33,80 @@ def _no_building(monkeypatch):
     monkeypatch.setattr(FastEngine, "_build", refuse)
 
 
-def test_an_engine_read_from_the_kept_graph_draws_what_a_built_one_draws(models, cache, monkeypatch):
-    built = _engine(models)
+def _window_step(engine) -> list:
+    """Two Adam steps on gpt-2-simple's five pasted windows: the weights after them."""
+    import dataclasses
+
+    from tests.sampler_cases import BASE, PROMPTS
+
+    engine.finetune(PROMPTS[0], dataclasses.replace(BASE, train_on="window", finetune_steps=2))
+    return engine.sess.run(engine.weights)
+
+
+@pytest.mark.parametrize("options", [{}, {"window": True, "max_finetune_steps": 2}], ids=["default", "window"])
+def test_an_engine_read_from_the_kept_graph_draws_what_a_built_one_draws(models, cache, monkeypatch, options):
+    import numpy as np
+
+    built = _engine(models, **options)
     try:
         expected = draw(built)
+        weights = _window_step(built) if options else None
     finally:
         built.close()
     assert sorted(p.suffix for p in cache.iterdir()) == [".json", ".pb"]
     _no_building(monkeypatch)
-    kept = _engine(models)
+    kept = _engine(models, **options)
     try:
+        assert kept.graph_source == "kept"
         assert draw(kept) == expected
         assert kept.sess.run(kept.loss, {kept.tokens: [kept.encode("One short line.")]}) > 0
+        if options:  # the accumulating optimizer and its Adam slots came back too
+            assert all(np.array_equal(a, b) for a, b in zip(_window_step(kept), weights))
     finally:
         kept.close()
 
 
-def test_other_options_are_another_graph(models, cache, monkeypatch):
+@pytest.mark.parametrize("other", [{"early_stop": False}, {"window": True}, {"max_finetune_steps": 2}])
+def test_other_options_are_another_graph(models, cache, monkeypatch, other):
     _engine(models).close()
     _no_building(monkeypatch)
     with pytest.raises(AssertionError, match="built its graph"):
-        _engine(models, early_stop=False)  # the loop without its end-of-text stop: not the kept graph
+        _engine(models, **other)
 
 
-def test_a_damaged_kept_graph_is_built_again(models, cache, caplog):
+def _rename_a_handle(graph, handles):
+    """A kept graph whose handles name an operation it does not have: it parses, but does not import."""
+    import json
+
+    doc = json.loads(handles.read_text())
+    doc["sampler"]["generated"] = "no/such/tensor:0"
+    handles.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("damage", ["cut", "digest", "handles", "others"])
+def test_a_damaged_kept_graph_is_built_again(models, cache, caplog, damage):
     first = _engine(models)
     try:
         expected = draw(first)
     finally:
         first.close()
     (graph,) = cache.glob("*.pb")
-    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
+    (handles,) = cache.glob("*.json")
+    if damage == "cut":
+        graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
+    elif damage == "digest":  # the same length, other bytes: only the digest can tell
+        data = bytearray(graph.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        graph.write_bytes(bytes(data))
+    elif damage == "handles":
+        _rename_a_handle(graph, handles)
+    else:  # writable by others: it could be anyone's program
+        graph.chmod(0o666)
     with caplog.at_level(logging.WARNING):
         again = _engine(models)
     try:
-        assert "building it again" in caplog.text and str(graph) in caplog.text
+        assert again.graph_source == "built"
+        assert "building it again" in caplog.text and graph.stem in caplog.text
         assert draw(again) == expected
     finally:
         again.close()

@@ -1,4 +1,5 @@
-"""Recipe `fast`: one graph, one session, the whole run, nothing written to disk.
+"""Recipe `fast`: one graph, one session, the whole run; nothing written to disk but the
+graph itself, once, where ``graph_cache`` keeps it for the next run.
 
 Per passage: restore the base weights from the checkpoint (a second copy in
 memory would cost as much again: 500 MB for 124M), fine-tune
@@ -79,12 +80,17 @@ class FastEngine:
                  "end_of_text": self.end_of_text if early_stop else None}
         name = graph_cache.key(tf, model, shape)
         kept = graph_cache.read(tf, name)
-        self.graph_source = "kept" if kept else "built"  # read back, or built in Python (and kept)
+        init = None
         if kept:
-            init = self._import(*kept)
-        else:
+            try:
+                init = self._import(*kept)
+            except Exception as err:  # noqa: BLE001 - a graph that does not import is built again
+                log.warning("the kept graph %s did not import (%s); building it again", name, err)
+        self.graph_source = "kept" if init is not None else "built"  # read back, or built in Python (and kept)
+        if init is None:
             init = self._build(hp, model, early_stop)
-            graph_cache.write(name, self.graph.as_graph_def(), self._handles(init))
+            if graph_cache.folder() is not None:
+                graph_cache.write(name, self.graph.as_graph_def(), self._handles(init))
         self.graph.finalize()
         threads = engine_threads()
         self.platform = this_machine(threads)
@@ -119,7 +125,10 @@ class FastEngine:
                 "saver": base64.b64encode(self.saver.as_saver_def().SerializeToString()).decode("ascii")}
 
     def _import(self, graph_def, handles: dict):
-        """The graph as ``graph_cache`` kept it; returns the initialising op."""
+        """The graph as ``graph_cache`` kept it; returns the initialising op. What the engine
+        runs is there; the Python side is thinner than a built one's: ``weights`` are the
+        variables' tensors, not ``tf.Variable`` objects, and the graph's variable collections
+        are empty."""
         tf = self.tf
         v1 = tf.compat.v1
         self.graph = tf.Graph()

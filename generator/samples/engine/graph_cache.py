@@ -26,24 +26,41 @@ from ...fsutil import atomic_write_bytes, digest
 
 log = logging.getLogger(__name__)
 
-_ENGINE_MODULES = ("fast.py", "forward.py", "sampler.py", "adam.py", "windows.py", "graph_cache.py")
+_ENGINE_MODULES = ("fast.py", "forward.py", "sampler.py", "adam.py", "windows.py", "tf.py", "graph_cache.py")
+_SWITCHES = ("TF2_BEHAVIOR", "TF_ENABLE_CONTROL_FLOW_V2", "TF_ENABLE_ONEDNN_OPTS")
+KEEP = 8
 
 
 def folder() -> Path | None:
-    """Where graphs are kept, or None when the cache is off."""
+    """Where graphs are kept, or None when the cache is off (or there is no home to keep it in)."""
     if os.environ.get("VSR_GRAPH_CACHE", "").lower() in ("off", "0", "no"):
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG rule: a relative path is ignored
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
     return Path(base) / "verbosified-space-rovers" / "graphs"
 
 
 def key(tf, library_model, shape: dict) -> str:
     """A name for the graph that ``shape`` (hyperparameters and engine options) gives with
     this TensorFlow, this gpt-2-simple and this engine's code."""
+    from importlib.metadata import version
+
     here = Path(__file__).resolve().parent
     sources = {name: digest((here / name).read_bytes()) for name in _ENGINE_MODULES}
     sources["gpt_2_simple/model.py"] = digest(Path(library_model.__file__).read_bytes())
-    return digest(json.dumps({"tensorflow": tf.__version__, "shape": shape, "sources": sources}, sort_keys=True), 32)
+    versions = {"tensorflow": tf.__version__, "gpt_2_simple": version("gpt_2_simple")}
+    switches = {name: os.environ.get(name) for name in _SWITCHES}
+    return digest(json.dumps({"versions": versions, "switches": switches, "shape": shape, "sources": sources}, sort_keys=True), 32)
+
+
+def _private(path: Path) -> bool:
+    """Owned by this user and writable by no one else."""
+    st = path.stat()
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def names(value):
@@ -71,29 +88,47 @@ def resolve(graph, value):
 def read(tf, name: str) -> tuple[object, dict] | None:
     """The GraphDef and handles kept under ``name``, or None (not kept, or unreadable)."""
     where = folder()
-    if where is None or not (where / f"{name}.json").exists():
+    if where is None:
         return None
     try:
         handles = json.loads((where / f"{name}.json").read_text(encoding="utf-8"))
-        graph_def = tf.compat.v1.GraphDef()
-        graph_def.ParseFromString((where / f"{name}.pb").read_bytes())
-        if digest((where / f"{name}.pb").read_bytes(), 32) != handles.pop("graph_digest"):
-            raise ValueError("its digest does not match")
+    except FileNotFoundError:
+        return None
     except Exception as err:  # noqa: BLE001 - any bad file: build the graph again
-        log.warning("ignoring the kept graph %s (%s); building it again", where / f"{name}.pb", err)
+        log.warning("ignoring the kept graph %s (%s); building it again", where / f"{name}.json", err)
+        return None
+    graph_file = where / f"{name}.pb"
+    try:
+        if not all(_private(p) for p in (where, graph_file, where / f"{name}.json")):
+            raise PermissionError("another user could have written it")
+        data = graph_file.read_bytes()
+        if digest(data, 32) != handles.pop("graph_digest"):
+            raise ValueError("its digest does not match")
+        graph_def = tf.compat.v1.GraphDef()
+        graph_def.ParseFromString(data)
+    except Exception as err:  # noqa: BLE001 - any bad file: build the graph again
+        log.warning("ignoring the kept graph %s (%s); building it again", graph_file, err)
         return None
     return graph_def, handles
 
 
 def write(name: str, graph_def, handles: dict) -> None:
-    """Keep a graph; a cache that cannot be written costs the next run 5 s, nothing else."""
+    """Keep a graph, and drop all but the newest ``KEEP``. A cache that cannot be written
+    costs the next run a few seconds, nothing else."""
     where = folder()
     if where is None:
         return
-    data = graph_def.SerializeToString()
+    data = graph_def.SerializeToString(deterministic=True)  # two processes keeping one key write the same bytes
     try:
-        atomic_write_bytes(where / f"{name}.pb", data, durable=False)
-        # the handles last: a .json names a .pb that is complete, and whose bytes it carries the digest of
-        atomic_write_bytes(where / f"{name}.json", json.dumps({**handles, "graph_digest": digest(data, 32)}).encode(), durable=False)
+        where.mkdir(parents=True, exist_ok=True)
+        where.chmod(0o700)  # only its owner reads or writes it, whatever the umask
+        atomic_write_bytes(where / f"{name}.pb", data, durable=False, mode=0o600)
+        # the handles last: a .json names a .pb that is complete, and carries its bytes' digest
+        handles = {**handles, "graph_digest": digest(data, 32)}
+        atomic_write_bytes(where / f"{name}.json", json.dumps(handles).encode(), durable=False, mode=0o600)
+        kept = sorted(where.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[KEEP:]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".pb").unlink(missing_ok=True)
     except OSError as err:
         log.warning("could not keep the engine's graph in %s (%s)", where, err)
