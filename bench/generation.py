@@ -85,9 +85,11 @@ matmul measured in the same process): 4.37 TFLOP at 192 GFLOP/s = 22.8 s,
 against 41.6 s measured, 1.82x.
 
 355M's shape (n_embd 1024, 16 heads, 24 layers), the default row only
-(`--model 355M --rows passage`), 2026-12-01: 117.4 s whole command, 29.3 s a
-passage (fine-tune 4.7 s, sampling 19.3 s, load 19.3 s), peak RSS 4.26 GB;
-the sampler 1.82x its floor (10.61 s).
+(`--model 355M --rows passage`), 2026-12-02, on the machine's slow hour (its
+floor 16.24 s against 10.61 s the day before): 133.2 s whole command, 33.3 s a
+passage (fine-tune 3.3 s, sampling 25.5 s, restore 1.3 s, load 10.2 s with the
+kept graph, 19.3 s built), peak RSS 4.36 GB (4.15 after passage 1, 4.36 after
+4); the sampler 1.57x its floor (1.82x on 2026-12-01, before the blocks).
 
 Over 50 passages (``--rows passage --passages 50``), 2026-12-01: 448.7 s
 whole command, 9.0 s a passage, peak RSS 2.20 GB and flat (2.05 GB after

@@ -25,7 +25,7 @@ from . import graph_cache
 BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # tf.compat.v1.train.AdamOptimizer's defaults
 
 
-class Adam:
+class Adam(graph_cache.Kept):
     def __init__(self, tf, loss, weights, *, max_steps: int = 1, accumulate: bool = False):
         v1 = tf.compat.v1
         self.lr = v1.placeholder(tf.float32, [], name="learning_rate")
@@ -52,18 +52,6 @@ class Adam:
         self.reset_slots = tf.group(*[s.assign(tf.zeros_like(s)) for pair in self.slots for s in pair])
 
     HANDLES = ("lr", "t", "grads", "step", "reset_slots", "accumulate", "apply", "reset_sums")
-
-    def handles(self) -> dict:
-        """What the engine runs, by name (``graph_cache``)."""
-        return graph_cache.names({name: getattr(self, name) for name in self.HANDLES})
-
-    @classmethod
-    def from_graph(cls, graph, handles: dict) -> "Adam":
-        """The optimizer of a graph read back from ``graph_cache``: its handles, nothing built."""
-        adam = cls.__new__(cls)
-        for name, value in graph_cache.resolve(graph, handles).items():
-            setattr(adam, name, value)
-        return adam
 
     def _updates(self, tf, grads):
         if not self.slots:

@@ -57,6 +57,23 @@ def key(tf, library_model, shape: dict) -> str:
     return digest(json.dumps({"versions": versions, "switches": switches, "shape": shape, "sources": sources}, sort_keys=True), 32)
 
 
+class Kept:
+    """A graph part the engine reads back: ``HANDLES`` names the attributes (tensors and
+    operations) it runs, and ``from_graph`` sets them from a kept graph without building."""
+
+    HANDLES: tuple[str, ...] = ()
+
+    def handles(self) -> dict:
+        return names({name: getattr(self, name) for name in self.HANDLES})
+
+    @classmethod
+    def from_graph(cls, graph, handles: dict):
+        part = cls.__new__(cls)
+        for name, value in resolve(graph, handles).items():
+            setattr(part, name, value)
+        return part
+
+
 def _private(path: Path) -> bool:
     """Owned by this user and writable by no one else."""
     st = path.stat()

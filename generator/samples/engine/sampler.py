@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from . import forward, graph_cache
 
-class SamplerGraph:
+class SamplerGraph(graph_cache.Kept):
     def __init__(self, tf, model, hp, end_of_text: int | None):
         """``end_of_text`` None: no early stop (the loop always runs ``length`` steps)."""
         v1 = tf.compat.v1
@@ -57,18 +57,6 @@ class SamplerGraph:
         )
 
     HANDLES = ("context", "batch", "temperature", "top_k", "length", "seed", "steps", "generated")
-
-    def handles(self) -> dict:
-        """The placeholders and outputs, by name (``graph_cache``)."""
-        return graph_cache.names({name: getattr(self, name) for name in self.HANDLES})
-
-    @classmethod
-    def from_graph(cls, graph, handles: dict) -> "SamplerGraph":
-        """The sampler of a graph read back from ``graph_cache``: its handles, nothing built."""
-        sampler = cls.__new__(cls)
-        for name, value in graph_cache.resolve(graph, handles).items():
-            setattr(sampler, name, value)
-        return sampler
 
     def feed(self, tokens: list[int], nsamples: int, temperature: float, top_k: int, length: int, seed: list[int]) -> dict:
         return {
