@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 # The engines' kept graphs (generator/samples/engine/graph_cache.py) go to a folder of this run's
 # own, never the user's ~/.cache; engine processes the tests start inherit it.
 GRAPH_CACHE = Path(tempfile.mkdtemp(prefix="vsr-test-cache-"))
-os.environ["XDG_CACHE_HOME"] = str(GRAPH_CACHE)
+os.environ["VSR_GRAPH_CACHE"] = str(GRAPH_CACHE)
 
 
 def pytest_unconfigure(config):

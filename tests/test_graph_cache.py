@@ -116,3 +116,10 @@ def test_off_keeps_nothing(models, cache, monkeypatch):
     monkeypatch.setenv("VSR_GRAPH_CACHE", "off")
     _engine(models).close()
     assert not cache.exists()
+
+
+def test_a_folder_of_its_own(models, tmp_path, monkeypatch):
+    monkeypatch.setenv("VSR_GRAPH_CACHE", str(tmp_path / "mine"))
+    _engine(models).close()
+    assert sorted(p.suffix for p in (tmp_path / "mine").iterdir()) == [".json", ".pb"]
+    assert (tmp_path / "mine").stat().st_mode & 0o777 == 0o700
