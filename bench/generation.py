@@ -44,8 +44,11 @@ Measured on 2026-12-02, 2 cores (AMD EPYC, x86-64-v4 avx512_bf16), no GPU,
 The engineering alone (same data) is 2.1x; training on the passage instead
 of the pasted windows is another 5.2x; together 11.0x (8.0x on 2026-12-01,
 6.5x before the sampler's rewrite). This machine's speed drifts by 20-30%
-within an hour (the same passage row gave 51.9 s, sampling 9.6 s, forty
-minutes later), so only ratios taken in one run compare. The window row's peak
+within an hour, so only ratios taken in one run compare, and even those move:
+a later run of `--rows seed passage` the same day gave 499.5 s against 53.9 s,
+9.3x, with the sampler at 10.13 s against a floor of 5.70 s (1.77x; the floor
+with the sampler's own output layer, 4.84 s, taken minutes apart in the same
+process, shows how far one measurement moves). The window row's peak
 RSS above was taken with pruned placement; that engine now places its whole
 graph again (``fast.session_config``): 6.32 GB for one window passage, 7.89 GB
 with pruning.
