@@ -89,8 +89,7 @@ class FastEngine:
         self.graph_source = "kept" if init is not None else "built"  # read back, or built in Python (and kept)
         if init is None:
             init = self._build(hp, model, early_stop)
-            if graph_cache.folder() is not None:
-                graph_cache.write(name, self.graph.as_graph_def(), self._handles(init))
+            graph_cache.write(name, self.graph, self._handles(init))
         self.graph.finalize()
         threads = engine_threads()
         self.platform = this_machine(threads)

@@ -125,9 +125,7 @@ def step(tf, model, hp, weights: dict, tokens, keys, values):
         v = tf.concat([values[layer], v], axis=-2)
         scores = tf.matmul(q, k, transpose_b=True)
         scores = scores * tf.math.rsqrt(tf.cast(features, scores.dtype))
-        scores = scores - tf.reduce_max(input_tensor=scores, axis=-1, keepdims=True)  # the library's softmax
-        ex = tf.exp(scores)
-        a = tf.matmul(ex / tf.reduce_sum(input_tensor=ex, axis=-1, keepdims=True), v)
+        a = tf.matmul(model.softmax(scores), v)
         h = h + dense(tf.reshape(a, [-1, nx]), w["attn_proj"])
         h = h + dense(model.gelu(dense(_norm(tf, h, w["ln_2"]), w["c_fc"])), w["mlp_proj"])
         new_keys.append(k)

@@ -136,13 +136,13 @@ def read(tf, name: str) -> tuple[object, dict] | None:
     return graph_def, handles
 
 
-def write(name: str, graph_def, handles: dict) -> None:
+def write(name: str, graph, handles: dict) -> None:
     """Keep a graph, and drop all but the newest ``KEEP``. A cache that cannot be written
     costs the next run a few seconds, nothing else."""
     where = folder()
     if where is None:
         return
-    data = graph_def.SerializeToString(deterministic=True)  # two processes keeping one key write the same bytes
+    data = graph.as_graph_def().SerializeToString(deterministic=True)  # two processes keeping one key write the same bytes
     try:
         where.mkdir(parents=True, exist_ok=True)
         where.chmod(0o700)  # only its owner reads or writes it, whatever the umask
