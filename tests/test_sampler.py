@@ -119,6 +119,17 @@ def _engine_config(tf):
     return session_config(tf, engine_threads())
 
 
+def test_the_weights_enter_the_sampling_loop_once(engine):
+    """The loop is a TF1 frame: what its body reads from outside (the weights) enters once per
+    run, where a TF2 ``While`` would carry each weight through every token as a loop variable."""
+    ops = engine.graph.get_operations()
+    assert not [op.name for op in ops if op.type in ("While", "StatelessWhile")]
+    enters = [op for op in ops if op.type in ("Enter", "RefEnter")]
+    carried = [op for op in enters if not op.get_attr("is_constant")]
+    # the step counter, the limit, each layer's keys and values, the last token, the ended flags, the output
+    assert 0 < len(carried) <= 2 * engine.hparams.n_layer + 5 < len(enters)
+
+
 def test_samples_are_those_recorded_before_the_rewrite(models, engine):
     from generator.platform import this_machine
     from generator.samples.engine.checkpoint import fingerprint

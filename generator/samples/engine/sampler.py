@@ -7,11 +7,36 @@ and values are tiled for the batch; every draw is
 and seed give the same samples whatever ran before. The loop stops when
 every row has written <|endoftext|>: what follows it is cut anyway, and the
 draws before it do not depend on when the loop stops.
+
+The loop is built in TF1's frames (``tf1_loop``), not as TF2's ``While``.
+There, each tensor the body reads from outside (the weights, about 190 for
+124M) would be a loop variable of its own, carried through Merge, Switch,
+Identity and NextIteration at every token: some 900 executed nodes a token
+that move no number. In a TF1 frame they enter once per run. The same kernels
+run on the same tensors, so the samples are the same bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from . import forward, graph_cache
+
+
+@contextlib.contextmanager
+def tf1_loop(tf):
+    """``tf.while_loop`` builds TF1's Enter/Exit frames inside this block, whatever the
+    process's setting, which is put back after. (The switch is process-wide: graphs are
+    built from one thread at a time, as the engines do.)"""
+    v1 = tf.compat.v1
+    was_v2 = v1.control_flow_v2_enabled()
+    v1.disable_control_flow_v2()
+    try:
+        yield
+    finally:
+        if was_v2:
+            v1.enable_control_flow_v2()
+
 
 class SamplerGraph(graph_cache.Kept):
     def __init__(self, tf, model, hp, end_of_text: int | None):
@@ -45,16 +70,18 @@ class SamplerGraph(graph_cache.Kept):
         def body(i, keys, values, prev, ended, output):
             logits, keys, values = forward.step(tf, model, hp, weights, prev, keys, values)
             token = draw(logits, i)
-            return i + 1, keys, values, token, ended | tf.equal(token, eot), tf.concat([output, token[:, tf.newaxis]], axis=1)
+            # a list, as loop_vars is: a TF1 loop wants the same structure back
+            return [i + 1, keys, values, token, ended | tf.equal(token, eot), tf.concat([output, token[:, tf.newaxis]], axis=1)]
 
-        self.steps, *_, self.generated = tf.while_loop(
-            cond=lambda i, keys, values, prev, ended, output: tf.logical_not(tf.reduce_all(ended)),
-            body=body,
-            maximum_iterations=self.length,
-            loop_vars=[tf.constant(0), keys0, values0, last, tf.zeros([self.batch], tf.bool), tf.zeros([self.batch, 0], tf.int32)],
-            shape_invariants=[tf.TensorShape([]), [cache_shape] * hp.n_layer, [cache_shape] * hp.n_layer, tf.TensorShape([None]),
-                              tf.TensorShape([None]), tf.TensorShape([None, None])],
-        )
+        with tf1_loop(tf):
+            self.steps, *_, self.generated = tf.while_loop(
+                cond=lambda i, keys, values, prev, ended, output: tf.logical_not(tf.reduce_all(ended)),
+                body=body,
+                maximum_iterations=self.length,
+                loop_vars=[tf.constant(0), keys0, values0, last, tf.zeros([self.batch], tf.bool), tf.zeros([self.batch, 0], tf.int32)],
+                shape_invariants=[tf.TensorShape([]), [cache_shape] * hp.n_layer, [cache_shape] * hp.n_layer, tf.TensorShape([None]),
+                                  tf.TensorShape([None]), tf.TensorShape([None, None])],
+            )
 
     HANDLES = ("context", "batch", "temperature", "top_k", "length", "seed", "steps", "generated")
 
