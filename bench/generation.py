@@ -74,11 +74,40 @@ sampler (``RunOptions.FULL_TRACE``, 124M, 10 x 100): the weights' matmuls
 64%; the keys' and values' concatenation 9% and the two attention matmuls 8%,
 which the floor leaves out and which grow with the context; GELU's
 ``tf.pow(x, 3)`` 6.5%; top-k and the draw 4%; norms, adds and the loop's
-bookkeeping the rest. None of these can go without changing a bit:
-``x * x * x`` is not TensorFlow's ``Pow`` (they differ for 505,582,232 of the
-2^32 floats, counted one by one), a preallocated cache changes the length of
-the attention's sum, and XLA is not bit-exact. So 1.3x is not reached with
-the exhibit's samples kept: 1.5x is this CPU's exact floor plus attention.
+bookkeeping the rest. None of these goes faster without changing a bit:
+
+* GELU's cube: ``x * x * x`` is not TensorFlow's ``Pow`` (they differ for
+  505,582,232 of the 2^32 floats, counted one by one), nor is the cube taken
+  in float64 and rounded once (379,277,054: ``Pow`` is not correctly rounded).
+* the cache: one allocated for the whole run, each token written into it in
+  place (``InplaceUpdate``; ``tensor_scatter_nd_update`` copies the whole
+  tensor on CPU in this TensorFlow), gives the same bits here (scores ``K . q``
+  over every allocated position, the softmax over the written ones, its weights
+  padded with zeros times all of V: identical at every length up to 1024). But
+  it is slower: each token's attention then reads the whole allocation from
+  memory (its matmuls 0.89 s -> 1.77 s in a traced run), more than the
+  concatenation it saves (0.96 s).
+* ``K . q`` instead of ``q . K^T`` (the same bits here) saves about 0.1 ms a
+  layer-step, 1.5%, inside this machine's noise; a draw over the top k alone
+  would save at most 2%, and needs a second path for ties. Left out.
+* XLA is not bit-exact.
+
+So 1.3x is not reached with the exhibit's samples kept: 1.5x is this CPU's
+exact floor plus attention.
+
+Later on 2026-12-02, the loop in TF1's frames (``sampler.tf1_loop``): a TF2
+``While`` carried each weight the body reads (about 190 tensors) through
+every token as a loop variable: some 1,200 more executed nodes a token (Merge,
+Switch, Identity, NextIteration; counted in traced runs). The same
+samples (the recorded fixture, the logits test, a 124M run built and kept);
+6-11% less sampling time in an alternating same-process A/B. Then, all rows
+in one run (`python bench/generation.py --rows seed passage`): seed 453.3 s
+(113.3 s a passage), passage 43.2 s (10.8 s a passage, load 7.5 s), 10.5x;
+the sampler 7.42 s against 4.99 s, 1.49x; peak RSS 2.15 GB. A `--rows
+passage` run minutes before: 6.94 s against 4.71 s, 1.47x, 39.4 s whole
+command. 355M (`--model 355M --rows passage`, an hour with much steal):
+31.6 s a passage, peak RSS 4.33 GB, the sampler 1.61x its floor (1.36x
+against the floor with its own output layer, 17.59 s, in the same process).
 
 A passage of the passage row: restore 0.19 s (2%), fine-tune 0.74 s (9%),
 sampling 7.49 s (89%), decoding under 0.01 s. In the window row the fine-tune
