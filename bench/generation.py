@@ -70,11 +70,13 @@ code before gave on this machine):
 The sampler (passage row): 7.49 s for 10 x 100 tokens against a floor of
 4.90 s, 1.53x (1.62x against the floor with its own blocked output layer,
 4.62 s, in the same run). Where the rest goes, from a traced run of the same
-sampler (``RunOptions.FULL_TRACE``, 124M, 10 x 100): the weights' matmuls
+sampler before its TF1 loop (``RunOptions.FULL_TRACE``, 124M, 10 x 100; the
+shares were the same after it): the weights' matmuls
 64%; the keys' and values' concatenation 9% and the two attention matmuls 8%,
 which the floor leaves out and which grow with the context; GELU's
 ``tf.pow(x, 3)`` 6.5%; top-k and the draw 4%; norms, adds and the loop's
-bookkeeping the rest. None of these goes faster without changing a bit:
+bookkeeping the rest. Only the loop's bookkeeping went (below); the
+attention, the cube and the draws go no faster without changing a bit:
 
 * GELU's cube: ``x * x * x`` is not TensorFlow's ``Pow`` (they differ for
   505,582,232 of the 2^32 floats, counted one by one), nor is the cube taken
@@ -99,15 +101,22 @@ Later on 2026-12-02, the loop in TF1's frames (``sampler.tf1_loop``): a TF2
 ``While`` carried each weight the body reads (about 190 tensors) through
 every token as a loop variable: some 1,200 more executed nodes a token (Merge,
 Switch, Identity, NextIteration; counted in traced runs). The same
-samples (the recorded fixture, the logits test, a 124M run built and kept);
-6-11% less sampling time in an alternating same-process A/B. Then, all rows
+samples (the recorded fixture, the logits test, a 124M run built and kept).
+Both samplers built in one process and run alternately, 12 times each on the
+first passage: median 9.0 -> 8.4 s, fastest 7.3 -> 6.5 s, CPU time 15.0 ->
+13.9 s, so 6-11% less. Then, all rows
 in one run (`python bench/generation.py --rows seed passage`): seed 453.3 s
-(113.3 s a passage), passage 43.2 s (10.8 s a passage, load 7.5 s), 10.5x;
+(113.3 s a passage), passage 43.2 s (10.8 s a passage, load 7.5 s), 10.5x.
+The load's 7.5 s against 5.1 s is the machine: importing TensorFlow took 3.4 s
+and 5.3 s in two runs minutes apart, and the engine from its kept graph 1.9 to
+2.6 s, as with the TF2 loop. Also in that run:
 the sampler 7.42 s against 4.99 s, 1.49x; peak RSS 2.15 GB. A `--rows
 passage` run minutes before: 6.94 s against 4.71 s, 1.47x, 39.4 s whole
 command. 355M (`--model 355M --rows passage`, an hour with much steal):
-31.6 s a passage, peak RSS 4.33 GB, the sampler 1.61x its floor (1.36x
-against the floor with its own output layer, 17.59 s, in the same process).
+31.6 s a passage, peak RSS 4.33 GB; the sampler 23.97 s against a floor of
+14.87 s (1.61x), and 17.59 s with the sampler's own output layer (1.36x), the
+two floors taken minutes apart in the same process and in the reverse order
+of 124M's: on that hour one measurement moved by a fifth.
 
 A passage of the passage row: restore 0.19 s (2%), fine-tune 0.74 s (9%),
 sampling 7.49 s (89%), decoding under 0.01 s. In the window row the fine-tune

@@ -126,8 +126,33 @@ def test_the_weights_enter_the_sampling_loop_once(engine):
     assert not [op.name for op in ops if op.type in ("While", "StatelessWhile")]
     enters = [op for op in ops if op.type in ("Enter", "RefEnter")]
     carried = [op for op in enters if not op.get_attr("is_constant")]
-    # the step counter, the limit, each layer's keys and values, the last token, the ended flags, the output
-    assert 0 < len(carried) <= 2 * engine.hparams.n_layer + 5 < len(enters)
+    # the loop's own variables: while_loop's iteration counter (maximum_iterations), the step,
+    # each layer's keys and values, the last token, the ended flags and the output
+    assert len(carried) == 2 * engine.hparams.n_layer + 5
+    assert len(enters) - len(carried) >= len(engine.weights)  # every weight enters as a constant
+
+
+def test_tf1_loop_puts_the_setting_back():
+    from generator.samples.engine.sampler import tf1_loop
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    v1 = tf.compat.v1
+    with tf.Graph().as_default():
+        assert v1.control_flow_v2_enabled()
+        with tf1_loop(tf):
+            assert not v1.control_flow_v2_enabled()
+        assert v1.control_flow_v2_enabled()
+        with pytest.raises(ZeroDivisionError), tf1_loop(tf):
+            1 / 0
+        assert v1.control_flow_v2_enabled()
+        v1.disable_control_flow_v2()
+        try:
+            with tf1_loop(tf):
+                pass
+            assert not v1.control_flow_v2_enabled()  # off before, off after
+        finally:
+            v1.enable_control_flow_v2()
 
 
 def test_samples_are_those_recorded_before_the_rewrite(models, engine):

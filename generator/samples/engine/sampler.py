@@ -19,16 +19,20 @@ run on the same tensors, so the samples are the same bytes.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 from . import forward, graph_cache
 
 
 @contextlib.contextmanager
-def tf1_loop(tf):
-    """``tf.while_loop`` builds TF1's Enter/Exit frames inside this block, whatever the
-    process's setting, which is put back after. (The switch is process-wide: graphs are
-    built from one thread at a time, as the engines do.)"""
+def tf1_loop(tf) -> Iterator[None]:
+    """``tf.while_loop`` builds TF1's Enter/Exit frames inside this block, in a plain
+    ``tf.Graph`` (under ``tf.function`` loops are always TF2's, so that is refused). The
+    process's setting is put back after; it is process-wide, so graphs are built from one
+    thread at a time, as the engines do."""
     v1 = tf.compat.v1
+    if v1.get_default_graph().building_function:
+        raise RuntimeError("tf1_loop builds in a plain tf.Graph, not under tf.function")
     was_v2 = v1.control_flow_v2_enabled()
     v1.disable_control_flow_v2()
     try:
@@ -70,7 +74,7 @@ class SamplerGraph(graph_cache.Kept):
         def body(i, keys, values, prev, ended, output):
             logits, keys, values = forward.step(tf, model, hp, weights, prev, keys, values)
             token = draw(logits, i)
-            # a list, as loop_vars is: a TF1 loop wants the same structure back
+            # a list, as loop_vars is: with maximum_iterations a TF1 loop compares the structures
             return [i + 1, keys, values, token, ended | tf.equal(token, eot), tf.concat([output, token[:, tf.newaxis]], axis=1)]
 
         with tf1_loop(tf):
