@@ -138,21 +138,22 @@ def test_tf1_loop_puts_the_setting_back():
 
     tf, _ = load()
     v1 = tf.compat.v1
-    with tf.Graph().as_default():
-        assert v1.control_flow_v2_enabled()
-        with tf1_loop(tf):
-            assert not v1.control_flow_v2_enabled()
-        assert v1.control_flow_v2_enabled()
-        with pytest.raises(ZeroDivisionError), tf1_loop(tf):
-            1 / 0
-        assert v1.control_flow_v2_enabled()
-        v1.disable_control_flow_v2()
-        try:
+    before = v1.control_flow_v2_enabled()
+    try:
+        with tf.Graph().as_default():
+            v1.enable_control_flow_v2()
+            with tf1_loop(tf):
+                assert not v1.control_flow_v2_enabled()
+            assert v1.control_flow_v2_enabled()
+            with pytest.raises(ZeroDivisionError), tf1_loop(tf):
+                1 / 0
+            assert v1.control_flow_v2_enabled()
+            v1.disable_control_flow_v2()
             with tf1_loop(tf):
                 pass
             assert not v1.control_flow_v2_enabled()  # off before, off after
-        finally:
-            v1.enable_control_flow_v2()
+    finally:
+        (v1.enable_control_flow_v2 if before else v1.disable_control_flow_v2)()
 
 
 def test_samples_are_those_recorded_before_the_rewrite(models, engine):
