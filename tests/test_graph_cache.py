@@ -123,3 +123,25 @@ def test_a_folder_of_its_own(models, tmp_path, monkeypatch):
     _engine(models).close()
     assert sorted(p.suffix for p in (tmp_path / "mine").iterdir()) == [".json", ".pb"]
     assert (tmp_path / "mine").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_chosen_folder_keeps_what_else_it_holds(tmp_path, monkeypatch):
+    """Eviction removes only the cache's own graphs, and an existing folder keeps its mode."""
+    import os
+
+    from generator.samples.engine import graph_cache
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o755)
+    mine.chmod(0o755)
+    old, other = "a" * 32, mine / "notes.json"
+    for path in (mine / f"{old}.json", mine / f"{old}.pb", other):
+        path.write_text("{}")
+        os.utime(path, (1, 1))  # older than anything written now
+    monkeypatch.setenv("VSR_GRAPH_CACHE", str(mine))
+    monkeypatch.setattr(graph_cache, "KEEP", 1)
+    graph_cache.write("b" * 32, tf.Graph(), {})
+    assert sorted(p.name for p in mine.iterdir()) == ["b" * 32 + ".json", "b" * 32 + ".pb", "notes.json"]
+    assert mine.stat().st_mode & 0o777 == 0o755

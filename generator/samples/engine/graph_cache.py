@@ -16,7 +16,8 @@ TensorFlow runs, so one that another user could have written is not read.
 ``VSR_GRAPH_CACHE=off`` turns the cache off; ``VSR_GRAPH_CACHE=/a/folder``
 keeps it there. A file that cannot be read or imported is logged and the
 graph is built again. The newest ``KEEP`` graphs stay; older ones are removed
-when a new one is written.
+when a new one is written (only files named as ``key`` names them: whatever
+else a chosen folder holds stays, and so does its mode).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 from ...fsutil import atomic_write_bytes, digest
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 _ENGINE_MODULES = ("fast.py", "forward.py", "sampler.py", "adam.py", "windows.py", "tf.py", "graph_cache.py")
 _SWITCHES = ("TF2_BEHAVIOR", "TF_ENABLE_CONTROL_FLOW_V2", "TF_ENABLE_ONEDNN_OPTS")
 KEEP = 8
+_KEY = re.compile("[0-9a-f]{32}")  # key()'s names
 
 
 def folder() -> Path | None:
@@ -144,13 +147,16 @@ def write(name: str, graph, handles: dict) -> None:
         return
     data = graph.as_graph_def().SerializeToString(deterministic=True)  # two processes keeping one key write the same bytes
     try:
-        where.mkdir(parents=True, exist_ok=True)
-        where.chmod(0o700)  # only its owner reads or writes it, whatever the umask
+        # a folder made here is its owner's only; one that exists (VSR_GRAPH_CACHE=/a/folder)
+        # keeps its mode, and is read only while no one else can write it
+        where.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomic_write_bytes(where / f"{name}.pb", data, durable=False, mode=0o600)
         # the handles last: a .json names a .pb that is complete, and carries its bytes' digest
         handles = {**handles, "graph_digest": digest(data, 32)}
         atomic_write_bytes(where / f"{name}.json", json.dumps(handles).encode(), durable=False, mode=0o600)
-        kept = sorted(where.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        # only the cache's own files, named by their key: anything else in the folder stays
+        ours = [p for p in where.glob("*.json") if _KEY.fullmatch(p.stem)]
+        kept = sorted(ours, key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[KEEP:]:
             old.unlink(missing_ok=True)
             old.with_suffix(".pb").unlink(missing_ok=True)
