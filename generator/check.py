@@ -3,7 +3,8 @@
 Errors are what would stop the build or publish something broken (a bad
 site.toml or meta-data header, two essays with one slug, a sample cache or
 picks file that cannot be read, a link or image that points at nothing);
-warnings are what the build shows anyway (stale picks, a malformed pick);
+warnings are what the build shows anyway (stale picks, a malformed pick, a
+passage that cannot prompt the model);
 notes say which cached runs would not be made again here, and why (their
 model is not here, or they were made on another platform).
 """
@@ -99,6 +100,10 @@ def _essay_files(layout: ContentLayout, config: SiteConfig, problems: list[Probl
             problems.append(Problem(w, error="unreadable" in w))
         for stale in verbosify(essay, cache, picks, config.sentence_splitter).stale:
             problems.append(Problem(str(stale), error=False))
+        for p in essay.passages:
+            if p.problem:
+                problems.append(Problem(f"essay '{essay.slug}', passage {p.index + 1} ({p.key}) cannot prompt the model, so generate skips it "
+                                        f"and it stays as written: {p.problem}", essay.path, _line_of(essay.path, p.text), error=False))
     return essays
 
 

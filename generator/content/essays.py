@@ -12,14 +12,16 @@ An essay is Markdown with a Python-Markdown meta-data header::
 
 Only top-level prose paragraphs are verbosified. They are found inside
 Python-Markdown's own tree (so lists, quotes, code, tables, raw HTML and lone
-images are whatever Markdown says they are) and split into sentences *before*
-inline Markdown runs, so each passage keeps its emphasis and links.
+images are whatever Markdown says they are) and split into sentences *after*
+inline Markdown runs, in the text a reader sees: a passage's text, its key and
+its prompt hold no Markdown or HTML, and its markup is cut so that it stays
+whole (prose.py). A paragraph that is only links, only code, or an image and
+its caption is not prose and is left as it is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 import unicodedata
 import xml.etree.ElementTree as etree
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..fsutil import digest
+from .prose import Rendered, cut_passages
 from .sentences import split_sentences
 
 META_KEYS = ("title", "author", "date", "summary", "order", "slug", "status")
@@ -36,9 +39,8 @@ STATUSES = ("published", "draft")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _META_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.*)$")
 _WORD = re.compile(r"\w+(?:[-'’.]\w+)*")
-_LONE_IMAGE = re.compile(r"^!\[[^\]]*\]\([^)]*\)$")
 _PASSAGE_P = re.compile(r'<p data-vsr="(\d+)">(.*?)</p>', re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
+_ID = re.compile(r'(<[A-Za-z][^<>]*?)\sid="[^"]*"')
 
 
 def count_words(text: str) -> int:
@@ -59,12 +61,19 @@ class Passage:
     key: str
     index: int  # position among the essay's passages
     paragraph: int  # which prose paragraph it belongs to
-    text: str  # plain text: the prompt
+    text: str  # plain text, as a reader sees it: the prompt, and what the key is made of
     html: str  # the essay's own inline Markdown, rendered (trusted)
+    problem: str | None = None  # why it cannot prompt the model (generate skips it, check lists it)
 
     @cached_property
     def words(self) -> int:  # asked for several times per passage by every page and statistic
         return count_words(self.text)
+
+    @cached_property
+    def html_again(self) -> str:
+        """``html`` for a second showing on one page (the compare view): without id
+        attributes (a footnote marker's), which a page may hold only once."""
+        return _ID.sub(r"\1", self.html)
 
 
 @dataclass(frozen=True)
@@ -174,36 +183,57 @@ def read_essay_source(path: Path) -> tuple[dict[str, tuple[str, int]], str, int]
 
 
 def _prose_extension(splitter: str, passage_size: int):
-    """A Markdown extension that turns each top-level prose <p> into one <p data-vsr=N> per passage."""
+    """A Markdown extension that turns each top-level prose <p> into one <p data-vsr=N> per passage.
+
+    It runs after inline Markdown (and after Python-Markdown has put its escapes back),
+    so sentences are found in the text a reader sees; see prose.py for how each
+    passage's markup is kept whole.
+    """
     from markdown.extensions import Extension
+    from markdown.inlinepatterns import InlineProcessor
     from markdown.treeprocessors import Treeprocessor
     from markdown.util import HTML_PLACEHOLDER_RE
 
     class ProseSplitter(Treeprocessor):
         def run(self, root: etree.Element) -> None:
-            self.passages: list[tuple[int, str]] = []  # (paragraph, markdown source)
+            self.passages: list[tuple[int, str, str | None]] = []  # (paragraph, plain text, why it cannot prompt)
             paragraph = 0
             for el in list(root):
-                source = (el.text or "").strip()
-                if el.tag != "p" or len(el) or not source:
+                if el.tag != "p" or (not len(el) and HTML_PLACEHOLDER_RE.fullmatch((el.text or "").strip())):
+                    continue  # not a paragraph, or a block of raw HTML
+                rendered = Rendered(el, self.md.htmlStash.rawHtmlBlocks)
+                if rendered.prose_problem():
                     continue
-                if HTML_PLACEHOLDER_RE.fullmatch(source) or _LONE_IMAGE.match(source):
-                    continue
-                sentences = split_sentences(source, splitter)
-                chunks = [" ".join(sentences[k : k + passage_size]) for k in range(0, len(sentences), passage_size)]
                 at = list(root).index(el)
                 root.remove(el)
-                for offset, chunk in enumerate(chunks):
-                    p = etree.Element("p", {"data-vsr": str(len(self.passages))})
-                    p.text = chunk
+                for offset, (p, text, problem) in enumerate(cut_passages(rendered, split_sentences(rendered.normalized, splitter), passage_size)):
+                    p.set("data-vsr", str(len(self.passages)))
+                    p.tail = "\n"
                     root.insert(at + offset, p)
-                    self.passages.append((paragraph, chunk))
+                    self.passages.append((paragraph, text, problem))
                 paragraph += 1
+
+    class BracketedReference(InlineProcessor):
+        """``[[1]]`` with ``[1]: #references`` below, read as GitHub reads it: a bracket,
+        a link, a bracket. The artist's own write-up cites this way; Python-Markdown
+        alone would print ``[[1]]`` and link nothing."""
+
+        def handleMatch(self, m: re.Match, data: str):
+            ref = " ".join(m.group(1).lower().split())
+            if ref not in self.md.references:
+                return None, None, None
+            href, title = self.md.references[ref]
+            a = etree.Element("a", {"href": href})
+            if title:
+                a.set("title", title)
+            a.text = m.group(1)
+            return a, m.start(0) + 1, m.end(0) - 1
 
     class ProseExtension(Extension):
         def extendMarkdown(self, md) -> None:
             self.processor = ProseSplitter(md)
-            md.treeprocessors.register(self.processor, "vsr-prose", 25)  # before 'inline' (20)
+            md.treeprocessors.register(self.processor, "vsr-prose", -10)  # after 'inline' (20) and 'unescape' (0)
+            md.inlinePatterns.register(BracketedReference(r"\[\[([^\[\]\n]+)\]\]", md), "vsr-bracketed-reference", 175)  # before 'reference' (170)
 
     return ProseExtension()
 
@@ -216,18 +246,15 @@ def markdown_for(splitter: str, passage_size: int):
     extensions looked up by name) costs more than converting an essay."""
     import markdown
     from markdown.extensions.fenced_code import FencedCodeExtension
+    from markdown.extensions.footnotes import FootnoteExtension
     from markdown.extensions.tables import TableExtension
 
     key = (splitter, passage_size)
     if key not in _MARKDOWN:
         ext = _prose_extension(splitter, passage_size)
         # instances, not names: a name is looked up among entry points (importlib.metadata, 6 ms)
-        _MARKDOWN[key] = (markdown.Markdown(extensions=[ext, FencedCodeExtension(), TableExtension()], output_format="html"), ext)
+        _MARKDOWN[key] = (markdown.Markdown(extensions=[ext, FencedCodeExtension(), TableExtension(), FootnoteExtension()], output_format="html"), ext)
     return _MARKDOWN[key]
-
-
-def _plain(inline_html: str) -> str:
-    return normalize(html.unescape(_TAG.sub("", inline_html)))
 
 
 def parse_essay(path: Path, *, passage_size: int = 3, splitter: str = "builtin") -> Essay:
@@ -268,17 +295,9 @@ def parse_essay(path: Path, *, passage_size: int = 3, splitter: str = "builtin")
             pending = []
         if between:
             blocks.append(Block(html=between))
-        inline = m.group(2).strip()
-        text = _plain(inline)
-        pending.append(
-            Passage(
-                key=passage_key(text),
-                index=index,
-                paragraph=paragraph,
-                text=text,
-                html=inline,
-            )
-        )
+        _, plain, problem = sources[index]
+        text = normalize(plain)
+        pending.append(Passage(key=passage_key(text), index=index, paragraph=paragraph, text=text, html=m.group(2).strip(), problem=problem))
         pos = m.end()
     if pending:
         blocks.append(Block(passages=tuple(pending)))

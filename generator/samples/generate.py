@@ -19,7 +19,7 @@ from pathlib import Path
 from ..content.essays import Essay, Passage
 from ..errors import InputError
 from .cache import Params, PassageSamples, Run, SampleCache, load_cache
-from .engine.common import Engine, Generation
+from .engine.common import Engine, Generation, PromptTooLong
 from .engine.factory import ModelView
 from .policy import ladder, more, passage_progress
 from .quality import flag
@@ -85,17 +85,39 @@ def _load_for_update(path: Path, slug: str) -> SampleCache:
     return cache
 
 
+def cannot_prompt(essays: list[Essay], engine: Engine | ModelView, length: int) -> dict[tuple[str, str], str]:
+    """The passages that cannot prompt the model, (essay, key) -> why: those the essay
+    parser could not merge (nothing but punctuation, one word) and those of fewer than
+    two tokens. Generate skips them and does the rest. A passage too long for the
+    context is the essay's to fix (split it): that stops generate before it starts."""
+    out = {}
+    for essay in essays:
+        for passage in essay.passages:
+            why = passage.problem
+            if why is None:
+                try:
+                    engine.check_fits(len(engine.encode(passage.text)), length)
+                except PromptTooLong as exc:
+                    if exc.prompt_tokens >= 2:
+                        raise InputError(essay.path, f"essay '{essay.slug}', passage {passage.index + 1} ({passage.key}): {exc}") from None
+                    why = "fewer than 2 tokens, too short to prompt the model"
+            if why:
+                out[(essay.slug, passage.key)] = why
+    return out
+
+
 def plan(essays: list[Essay], cache_path, engine: Engine | ModelView, fingerprint: str, request: Request) -> list[tuple[Essay, Passage]]:
-    """The passages to generate, after checking every one fits the model's context."""
+    """The passages to generate, after checking every one fits the model's context;
+    each that cannot prompt it is named in a warning and left out."""
     todo = []
     rungs = len(ladder(request.params)) if request.escalate else 0
+    skip = cannot_prompt(essays, engine, request.params.length)
     for essay in essays:
         cache = _load_for_update(cache_path(essay.slug), essay.slug)
         for passage in essay.passages:
-            try:
-                engine.check_fits(len(engine.encode(passage.text)), request.params.length)
-            except ValueError as exc:
-                raise InputError(essay.path, f"essay '{essay.slug}', passage {passage.index + 1} ({passage.key}): {exc}") from None
+            if (essay.slug, passage.key) in skip:
+                log.warning("essay '%s', passage %d (%s) is skipped: %s", essay.slug, passage.index + 1, passage.key, skip[(essay.slug, passage.key)])
+                continue
             if request.force or not passage_progress(cache.for_passage(passage.key), engine.recipe, fingerprint, request).done(rungs):
                 todo.append((essay, passage))
     return todo
@@ -108,7 +130,7 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
     summary = Summary()
     if todo is None:
         todo = plan(essays, cache_path, engine, fingerprint, request)
-    summary.skipped = sum(len(e.passages) for e in essays) - len(todo)
+    summary.skipped = sum(len(e.passages) for e in essays) - len(todo) - len(cannot_prompt(essays, engine, request.params.length))
     start = time.perf_counter()
     with tqdm(total=len(todo), desc=f"verbosifying ({engine.recipe}, {model})", unit="passage", disable=not progress) as bar:
         for essay, passage in todo:

@@ -95,7 +95,7 @@ def _summary_from_dict(d: dict):
     )
 
 
-def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, defer: bool = False):
+def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, options: Options):
     """Parse one essay with its samples and picks; returns (summary, files, warnings, deferred animations)."""
     from ..content.essays import parse_essay
     from ..picks.resolve import verbosify
@@ -112,8 +112,8 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, defer: bool
     warnings = ([cache_warning] if cache_warning else []) + pick_warnings + [str(s) for s in verbosified.stale]
     files: dict[str, bytes] = {}
     pending: dict[str, list] = {}
-    animations = _animations(paths, config, verbosified, files, pending, defer) if config.gifs else {"passages": {}, "overview": None}
-    files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations)
+    animations = _animations(paths, config, verbosified, files, pending, options.defer_animations) if config.gifs else {"passages": {}, "overview": None}
+    files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations, artist=options.drafts)
     overview = animations["overview"]
     summary = EssaySummary(
         slug=slug,
@@ -183,14 +183,14 @@ def _environment(templates: Path):
     return _worker_env
 
 
-def _render_job(job: tuple[Paths, SiteConfig, Path, bool]):
+def _render_job(job: tuple[Paths, SiteConfig, Path, Options]):
     """One essay, with this process's warm Jinja environment."""
-    paths, config, path, defer = job
+    paths, config, path, options = job
     _warm(paths.templates, config)
-    return _render_essay(paths, config, _worker_env, path, defer)
+    return _render_essay(paths, config, _worker_env, path, options)
 
 
-def _render_all(paths: Paths, config: SiteConfig, todo: list[Path], defer: bool = False) -> list:
+def _render_all(paths: Paths, config: SiteConfig, todo: list[Path], options: Options) -> list:
     """Parse and render essays, on every core when there are enough of them.
 
     The workers are forked before anything heavy is imported and warm up
@@ -199,7 +199,7 @@ def _render_all(paths: Paths, config: SiteConfig, todo: list[Path], defer: bool 
     back in input order, so the build stays deterministic.
     """
     workers = min(len(todo) // PER_WORKER, os.cpu_count() or 1)
-    jobs = [(paths, config, p, defer) for p in todo]
+    jobs = [(paths, config, p, options) for p in todo]
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [_render_job(job) for job in jobs]
     with multiprocessing.get_context("fork").Pool(workers, initializer=_warm, initargs=(paths.templates, config)) as pool:
@@ -288,7 +288,7 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
         new_essays[slug] = {}
 
     if todo:
-        results = iter(_render_all(paths, config, [p for p, _, _ in todo], options.defer_animations))
+        results = iter(_render_all(paths, config, [p for p, _, _ in todo], options))
         fps = {slug: fp for _, slug, fp in todo}
         for i, s in enumerate(summaries):
             if s is not None:

@@ -98,7 +98,9 @@ def provenance_of(verbosified: VerbosifiedEssay) -> tuple[tuple[str, str, int, i
     return tuple((m, r, *g) for (m, r), g in sorted(groups.items()))
 
 
-def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, animations: dict | None = None) -> bytes:
+def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, animations: dict | None = None, *, artist: bool = False) -> bytes:
+    """The essay's page; ``artist`` (serve and --drafts builds, never the published site)
+    adds what only the artist needs, such as the command that verbosifies a passage."""
     essay = verbosified.essay
     return _page(
         env,
@@ -110,6 +112,7 @@ def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: Verbosi
         verbosified=verbosified,
         stats=verbosified.stats,
         animations=animations or {"passages": {}, "overview": None},
+        artist=artist,
     )
 
 
