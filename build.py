@@ -62,11 +62,11 @@ def _layout(args):
     return ContentLayout(args.content)
 
 
-def cmd_build(args, drafts: bool | None = None) -> int:
+def cmd_build(args, drafts: bool | None = None, artist: bool = False) -> int:
     from generator.site.builder import Options, build
 
     start = time.perf_counter()
-    report = build(_paths(args), Options(drafts=args.drafts if drafts is None else drafts, base_url=args.base_url))
+    report = build(_paths(args), Options(drafts=args.drafts if drafts is None else drafts, base_url=args.base_url, artist=artist))
     log.info(
         "built %s: %d essay page(s) rendered, %d unchanged, %d file(s) written, %d removed, %d warning(s) in %.2f s",
         args.output,
@@ -83,11 +83,11 @@ def cmd_build(args, drafts: bool | None = None) -> int:
 def cmd_serve(args) -> int:
     from generator.site.serve import serve
 
-    cmd_build(args, drafts=True)
+    cmd_build(args, drafts=True, artist=True)
 
     def rebuild() -> None:
         try:
-            cmd_build(args, drafts=True)
+            cmd_build(args, drafts=True, artist=True)
         except InputError as exc:
             log.error("%s (still serving the previous build)", exc)
 

@@ -48,6 +48,12 @@ def _line_of(path: Path, needle: str) -> int | None:
     return text.count("\n", 0, at) + 1 if at >= 0 else None
 
 
+def _paragraph_line(path: Path, text: str) -> int | None:
+    """The line of a paragraph that is ``text`` alone (a passage that is its whole paragraph)."""
+    m = re.search(rf"^[ \t]*{re.escape(text)}[ \t]*$", path.read_text("utf-8", errors="replace"), re.MULTILINE)
+    return m.string.count("\n", 0, m.start()) + 1 if m else None
+
+
 def site_urls(essays: list[Essay], templates: Path) -> set[str]:
     """Every path the built site holds, relative to its root."""
     static = templates / "static"
@@ -103,7 +109,7 @@ def _essay_files(layout: ContentLayout, config: SiteConfig, problems: list[Probl
         for p in essay.passages:
             if p.problem:
                 problems.append(Problem(f"essay '{essay.slug}', passage {p.index + 1} ({p.key}) cannot prompt the model, so generate skips it "
-                                        f"and it stays as written: {p.problem}", essay.path, _line_of(essay.path, p.text), error=False))
+                                        f"and it stays as written: {p.problem}", essay.path, _paragraph_line(essay.path, p.text), error=False))
     return essays
 
 

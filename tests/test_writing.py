@@ -141,6 +141,8 @@ def test_the_page_shows_no_markdown_and_no_command(writing, tmp_path):
     assert "stays as it was written (a single word, too short to prompt the model)" in page
 
     build(Paths(content=writing, output=out, templates=ROOT / "site_templates", project=ROOT), Options(drafts=True))
+    assert "build.py" not in (out / "essays" / "writing" / "index.html").read_text("utf-8")  # drafts alone may be shared
+    build(Paths(content=writing, output=out, templates=ROOT / "site_templates", project=ROOT), Options(drafts=True, artist=True))  # serve's
     assert "python build.py generate --essay writing" in (out / "essays" / "writing" / "index.html").read_text("utf-8")
 
 
@@ -187,3 +189,28 @@ def test_the_exhibit_keeps_every_passage_key_and_pick():
         assert warning is None and not warnings
         assert set(picks.passages) <= set(keys) and set(cache.passages) <= set(keys)
         assert verbosify(essay, cache, picks, config.sentence_splitter).stale == ()
+
+
+def test_the_studio_offers_no_samples_for_a_passage_that_cannot_prompt_the_model(writing, models, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from tests.conftest import serve_studio
+
+    lone = next(p for p in parse_essay(writing / "essays" / "writing.md").passages if p.problem)
+    running = serve_studio(writing, tmp_path, models_dir=models, model="tiny")
+    try:
+        with urllib.request.urlopen(running.url + "essays/writing/") as r:
+            page = r.read().decode()
+        section = page[page.index(f'id="h-{lone.key}"') :]
+        section = section[: section.index("</section>") if "</section>" in section else len(section)]
+        assert "cannot prompt the model (a single word, too short to prompt the model): it stays as written" in section
+        req = urllib.request.Request(running.url + "api/essays/writing/more", data=json.dumps({"passage": lone.key}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "X-Studio-Token": running.token})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req)
+        assert refused.value.code == 400 and "cannot prompt the model" in refused.value.read().decode()
+        assert not (writing / "samples" / "writing.json").exists()
+    finally:
+        running.server.shutdown()
+        running.close()

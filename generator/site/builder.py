@@ -42,11 +42,12 @@ class Paths:
 
 @dataclass(frozen=True)
 class Options:
-    """How this build differs from the published one: drafts shown, base URL overridden."""
+    """How this build differs from the published one: drafts shown, base URL overridden, notes for the artist."""
 
     drafts: bool = False
     base_url: str | None = None
     defer_animations: bool = False  # the studio's preview: animations drawn when asked for (GifCache's defer)
+    artist: bool = False  # serve: pages add what only the artist needs (the command that verbosifies a passage)
 
 
 @dataclass
@@ -113,7 +114,7 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, options: Op
     files: dict[str, bytes] = {}
     pending: dict[str, list] = {}
     animations = _animations(paths, config, verbosified, files, pending, options.defer_animations) if config.gifs else {"passages": {}, "overview": None}
-    files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations, artist=options.drafts)
+    files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations, artist=options.artist)
     overview = animations["overview"]
     summary = EssaySummary(
         slug=slug,
@@ -253,6 +254,7 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
             [
                 str(MANIFEST_VERSION),
                 f"drafts={options.drafts}",
+                f"artist={options.artist}",
                 f"base_url={config.base_url}",
                 _file_digest(layout.site_toml),
                 _tree_digest(paths.templates, "*"),

@@ -99,8 +99,8 @@ def provenance_of(verbosified: VerbosifiedEssay) -> tuple[tuple[str, str, int, i
 
 
 def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, animations: dict | None = None, *, artist: bool = False) -> bytes:
-    """The essay's page; ``artist`` (serve and --drafts builds, never the published site)
-    adds what only the artist needs, such as the command that verbosifies a passage."""
+    """The essay's page; ``artist`` (serve's pages, never the published site nor the
+    studio's preview of it) adds what only the artist needs: the command that verbosifies a passage."""
     essay = verbosified.essay
     return _page(
         env,

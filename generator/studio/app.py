@@ -203,7 +203,9 @@ def more(slug: str):
         raise StudioError(f"{problem[0]} {problem[1]}")
     with studio.lock:
         s = studio.essay(slug)
-        s.passage(key)
+        passage = s.passage(key)
+        if passage.problem:  # what generate skips, the studio does not start either
+            raise StudioError(f"passage {passage.index + 1} cannot prompt the model and stays as written: {passage.problem}")
         if s.cache_warning:  # its run could not be written: say so before the engine works for nothing
             raise Conflict(f"{s.cache_warning}; fix or move it before asking for more samples")
         missing = engine.missing()

@@ -47,6 +47,7 @@ class PassageView:
     words_now: int
     hand: bool  # the artist's entry (no auto = true)
     auto: bool
+    problem: str | None = None  # why it cannot prompt the model: no More samples
 
 
 @dataclass(frozen=True)
@@ -102,4 +103,5 @@ def passage_view(s: EssayState, verbosified: VerbosifiedEssay, key: str, splitte
         words_now=passage.words + sum(count_words(i.text) for i in vp.insertions),
         hand=bool(entry and not entry.auto),
         auto=bool(entry and entry.auto),
+        problem=passage.problem,
     )
