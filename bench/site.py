@@ -14,7 +14,9 @@ bench/.work/pelican-venv from PyPI if missing, builds the same essays cold.
 Cold builds of both tools alternate --repeat times and the medians are
 compared (ours/Pelican). On 2026-11-28, two runs: 0.98 and 0.99 at 50
 essays, 0.97 and 0.96 at 200 (ours 0.43 s and 0.94-0.96 s, Pelican 0.43 s
-and 0.98-1.00 s). Prints wall seconds and peak RSS per build. GIF rendering is switched off
+and 0.98-1.00 s). On 2026-12-05 (Intel Xeon, 2 cores), with sentences found in
+the rendered text: 1.26 at 50 (0.51 s against 0.40 s) and 1.35 at 200 (1.24 s
+against 0.92 s); the commit before, run just after: 1.21 and 1.25 (0.49 s and 1.21 s). Prints wall seconds and peak RSS per build. GIF rendering is switched off
 here (`gifs = false`); bench/gifs.py measures it.
 """
 

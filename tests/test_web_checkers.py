@@ -24,13 +24,16 @@ AXE = WEB / "axe-core" / "axe.min.js"
 
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
-    """The real exhibit and the fixture exhibit (markup in samples), built under a sub-path and served."""
+    """The real exhibit and the fixture exhibit (markup in samples, and the essay of ordinary
+    Markdown from tests/fixtures/writing), built under a sub-path and served."""
     root = tmp_path_factory.mktemp("www")
     real, fixture = root / "real" / SUBPATH, root / "fixture" / SUBPATH
-    content = root / "content"
+    content, fixture_content = root / "content", root / "fixture-content"
     shutil.copytree(ROOT / "content", content)
     build(Paths(content, real, ROOT / "site_templates", ROOT))
-    build(Paths(ROOT / "tests" / "fixtures" / "exhibit", fixture, ROOT / "site_templates", ROOT))
+    shutil.copytree(ROOT / "tests" / "fixtures" / "exhibit", fixture_content)
+    shutil.copy(ROOT / "tests" / "fixtures" / "writing" / "essays" / "writing.md", fixture_content / "essays")
+    build(Paths(fixture_content, fixture, ROOT / "site_templates", ROOT))
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -39,6 +39,7 @@ _CLOSE_TAG = re.compile(r"</([A-Za-z][A-Za-z0-9-]*)\s*>\Z")
 _BREAK_TAG = re.compile(r"<br\b[^>]*>\Z", re.IGNORECASE)
 _VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
 _NONSPACE = re.compile(r"\S+")
+_INNER_SPACE = re.compile(r"\s")
 _WORD = re.compile(r"\w")
 # GPT-2's own pre-tokenizer (openai/gpt-2 src/encoder.py): byte-pair merges never cross
 # these pieces, so text of two pieces is at least two tokens for any GPT-2 vocabulary.
@@ -54,7 +55,8 @@ def prompt_problem(text: str) -> str | None:
     """
     if not _WORD.search(text):
         return "nothing but punctuation"
-    if len(_PRETOKEN.findall(text.strip())) < 2:
+    text = text.strip()
+    if not _INNER_SPACE.search(text) and len(_PRETOKEN.findall(text)) < 2:  # words apart are pieces apart
         return "a single word, too short to prompt the model"
     return None
 
@@ -93,14 +95,17 @@ class Rendered:
         self.plain = "".join(self._plain)
         self._unit_at = [u.plain_at for u in self._units]
         self._unit_raw = [u.raw for u in self._units]
-        runs = [(m.start(), m.end()) for m in _NONSPACE.finditer(self.plain)]
-        self.normalized = " ".join(self.plain[s:e] for s, e in runs)
-        self._runs = runs
-        self._run_at: list[int] = []
-        at = 0
-        for s, e in runs:
-            self._run_at.append(at)
-            at += e - s + 1
+        self._plain_only = all(u.ordinary for u in self._units)
+        self.normalized = " ".join(self.plain.split())
+        self._runs: list[tuple[int, int]] = []  # where the plain text's words are, when it is not normalized already
+        self._run_at: list[int] = []  # where each of them starts in the normalized text
+        if self.normalized != self.plain:
+            at = 0
+            for m in _NONSPACE.finditer(self.plain):
+                self._runs.append(m.span())
+                self._run_at.append(at)
+                at += m.end() - m.start() + 1
+            self.normalized = " ".join(self.plain[s:e] for s, e in self._runs)  # the same text, from the same runs
 
     # -- reading the tree ------------------------------------------------------------------
 
@@ -172,6 +177,8 @@ class Rendered:
 
     def _plain_index(self, n: int) -> int:
         """The plain text's index of the normalized text's character ``n``."""
+        if not self._runs:
+            return n
         k = bisect_right(self._run_at, n) - 1
         s, e = self._runs[k]
         offset = n - self._run_at[k]
@@ -191,7 +198,10 @@ class Rendered:
         place is inside a code span, a footnote marker or raw HTML tags."""
         lo = self._raw_span(self._plain_index(end - 1))[1]
         hi = self._raw_span(self._plain_index(start))[0]
-        inside_piece = [(u.raw, u.raw_end) for u in self._units if not u.ordinary and u.raw < hi and u.raw_end > lo]
+        if not self._spans and self._plain_only:
+            return hi  # text and nothing else: every place is as good
+        near = self._units[max(bisect_right(self._unit_raw, lo) - 1, 0) : bisect_right(self._unit_raw, hi)]
+        inside_piece = [(u.raw, u.raw_end) for u in near if not u.ordinary and u.raw < hi and u.raw_end > lo]
         best: tuple[int, int] | None = None
         for r in range(lo, hi + 1):
             if any(a < r < b for a, b in inside_piece):
@@ -253,6 +263,9 @@ def _slots(el: etree.Element, out: list) -> list:
 
 def _tidy(p: etree.Element) -> None:
     """One space for each run of whitespace (as the normalized text has it), none at either end."""
+    if not len(p):
+        p.text = " ".join((p.text or "").split()) or None
+        return
     slots = [s for s in _slots(p, []) if s[1] is None or getattr(*s)]
     for el, attr in slots:
         if attr:
@@ -298,20 +311,16 @@ def cut_passages(rendered: Rendered, sentences: list[str], size: int) -> list[tu
                 continue
             cuts.append(cut)
         pieces.append((start, end))
-    groups = [list(range(k, min(k + size, len(pieces)))) for k in range(0, len(pieces), size)]
-    merged = True
-    while merged and len(groups) > 1:
-        merged = False
-        for g, members in enumerate(groups):
-            if prompt_problem(text[pieces[members[0]][0] : pieces[members[-1]][1]]):
-                other = g - 1 if g else 1
-                groups[min(g, other)] = groups[min(g, other)] + groups[max(g, other)]
-                del groups[max(g, other)]
-                merged = True
-                break
-    bounds = [0] + [cuts[members[0] - 1] for members in groups[1:]] + [rendered.length]
-    out = []
-    for g, members in enumerate(groups):
+    def group(members: list[int]) -> tuple[list[int], str, str | None]:
         plain = text[pieces[members[0]][0] : pieces[members[-1]][1]]
-        out.append((rendered.copy(bounds[g], bounds[g + 1]), plain, prompt_problem(plain)))
-    return out
+        return members, plain, prompt_problem(plain)
+
+    groups = [group(list(range(k, min(k + size, len(pieces))))) for k in range(0, len(pieces), size)]
+    while len(groups) > 1:
+        g = next((g for g, (_, _, problem) in enumerate(groups) if problem), None)
+        if g is None:
+            break
+        first = g - 1 if g else 0
+        groups[first : first + 2] = [group(groups[first][0] + groups[first + 1][0])]
+    bounds = [0] + [cuts[members[0] - 1] for members, _, _ in groups[1:]] + [rendered.length]
+    return [(rendered.copy(bounds[g], bounds[g + 1]), plain, problem) for g, (_, plain, problem) in enumerate(groups)]
