@@ -187,7 +187,7 @@ def test_serve_and_the_curation_commands_see_drafts(exhibit, tmp_path, capsys):
     args = cli.parser().parse_args(["serve", "--content", str(exhibit), "--output", str(tmp_path / "o"), "-q"])
     original = cli.cmd_build
     try:
-        cli.cmd_build = lambda a, drafts=None: seen.append(drafts) or 0
+        cli.cmd_build = lambda a, drafts=None, artist=False: seen.append((drafts, artist)) or 0
         import generator.site.serve as serve
 
         real, serve.serve = serve.serve, lambda *a, **k: None
@@ -197,7 +197,7 @@ def test_serve_and_the_curation_commands_see_drafts(exhibit, tmp_path, capsys):
             serve.serve = real
     finally:
         cli.cmd_build = original
-    assert seen == [True]
+    assert seen == [(True, True)]  # drafts, and the artist's own notes (never on a published build)
 
 
 # 4. whole sentences only

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..fsutil import digest
-from .prose import Rendered, cut_passages
+from .prose import Rendered, cut_passages, unwrap_nested_links
 from .sentences import split_sentences
 
 META_KEYS = ("title", "author", "date", "summary", "order", "slug", "status")
@@ -198,6 +198,7 @@ def _prose_extension(splitter: str, passage_size: int):
         def run(self, root: etree.Element) -> None:
             self.passages: list[tuple[int, str, str | None]] = []  # (paragraph, plain text, why it cannot prompt)
             paragraph = 0
+            unwrap_nested_links(root)
             for el in list(root):
                 if el.tag != "p" or (not len(el) and HTML_PLACEHOLDER_RE.fullmatch((el.text or "").strip())):
                     continue  # not a paragraph, or a block of raw HTML

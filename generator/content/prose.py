@@ -33,8 +33,9 @@ _PIECE = re.compile(
     r"|(?P<entity>(?:&|\x02amp\x03)(?:#[0-9]+|#[xX][0-9a-fA-F]+|[0-9A-Za-z]+);)"
     r"|(?P<run>[^\x02&]+|[\x02&])"
 )
-_TAG = re.compile(r"<[^>]*>")
-_OPEN_TAG = re.compile(r"<([A-Za-z][A-Za-z0-9-]*)\b[^>]*?(/?)>\Z", re.DOTALL)
+_ATTRS = r"""(?:[^>"']|"[^"]*"|'[^']*')*?"""  # a '>' inside a quoted attribute does not end the tag
+_TAG = re.compile(rf"<!--.*?-->|<{_ATTRS}>", re.DOTALL)
+_OPEN_TAG = re.compile(rf"<([A-Za-z][A-Za-z0-9-]*)\b{_ATTRS}(/?)>\Z", re.DOTALL)
 _CLOSE_TAG = re.compile(r"</([A-Za-z][A-Za-z0-9-]*)\s*>\Z")
 _BREAK_TAG = re.compile(r"<br\b[^>]*>\Z", re.IGNORECASE)
 _VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
@@ -90,7 +91,9 @@ class Rendered:
         self._plain: list[str] = []
         self._plain_total = 0
         self._open_raw: list[tuple[str, int]] = []  # raw HTML tags opened and not yet closed
-        self._images_first: bool | None = None
+        self._raw_inside = 0  # raw <a> and <code> tags open here: their words are not the paragraph's own
+        self._image_first: int | None = None  # where an image that is the first thing shown ends (raw offset)
+        self._shown = False  # whether anything visible came yet
         self.length = self._walk(p, 0, silent=False, inside=False)
         self.plain = "".join(self._plain)
         self._unit_at = [u.plain_at for u in self._units]
@@ -114,8 +117,8 @@ class Rendered:
         for child in el:
             start = pos
             marker = is_footnote_ref(child)
-            if self._images_first is None and child.tag == "img":
-                self._images_first = True
+            if not self._shown and child.tag == "img":
+                self._image_first, self._shown = pos, True
             pos = self._walk(child, pos, silent or marker, inside or marker or child.tag in ("a", "code"))
             self._extent[id(child)] = (start, pos)
             self._spans.append((start, pos, marker or child.tag == "code"))
@@ -133,25 +136,26 @@ class Rendered:
                 piece = self._stash[int(m.group("stash"))]
                 piece = piece if isinstance(piece, str) else etree.tostring(piece, encoding="unicode")
                 plain, ordinary = ("" if silent else self._raw_plain(piece, start, start + len(raw))), False
-            if self._images_first is None and plain.strip():
-                self._images_first = False
-            self._units.append(_Unit(start, start + len(raw), self._plain_total, plain, ordinary, not inside))
+            self._shown = self._shown or bool(plain.strip())
+            self._units.append(_Unit(start, start + len(raw), self._plain_total, plain, ordinary, not inside and not self._raw_inside))
             self._plain.append(plain)
             self._plain_total += len(plain)
         return pos + len(text or "")
 
     def _raw_plain(self, piece: str, start: int, end: int) -> str:
         """What a reader sees of a stashed piece of raw HTML; its tags' pairs become spans."""
-        if self._images_first is None and piece.lstrip().lower().startswith("<img"):
-            self._images_first = True
+        if not self._shown and piece.lstrip().lower().startswith("<img"):
+            self._image_first, self._shown = end, True
         opened, closed = _OPEN_TAG.match(piece), _CLOSE_TAG.match(piece)
         if opened and not opened.group(2) and opened.group(1).lower() not in _VOID:
             self._open_raw.append((opened.group(1).lower(), start))
+            self._raw_inside += opened.group(1).lower() in ("a", "code")
         elif closed:
             name = closed.group(1).lower()
             for i in range(len(self._open_raw) - 1, -1, -1):
                 if self._open_raw[i][0] == name:
                     self._spans.append((self._open_raw[i][1], end, True))
+                    self._raw_inside -= sum(n in ("a", "code") for n, _ in self._open_raw[i:])
                     del self._open_raw[i:]
                     break
         if _BREAK_TAG.match(piece):
@@ -164,11 +168,13 @@ class Rendered:
         """Why this paragraph is not prose (and is left as it is), or None.
 
         Prose has words of its own: a paragraph that is only links (a table of
-        contents, a line of links between ``<br>``), only code, or that opens with an
-        image (an image and its caption) is not verbosified.
+        contents, a line of links between ``<br>``), only code, or an image on a line
+        of its own with what follows it (an image and its caption) is not verbosified.
         """
-        if self._images_first:
-            return "an image and its caption"
+        if self._image_first is not None:
+            after = "".join(u.plain for u in self._units if u.raw >= self._image_first)
+            if not after.strip() or "\n" in after[: len(after) - len(after.lstrip())]:
+                return "an image and its caption"
         if not any(u.outside and _WORD.search(u.plain) for u in self._units):
             return "nothing but links" if any(_WORD.search(u.plain) for u in self._units) else "no words"
         return None
@@ -225,8 +231,9 @@ class Rendered:
         last: etree.Element | None = None
         for child in src:
             start, end = self._extent[id(child)]
-            # An empty element (an image, a line break) goes with the text before it.
-            take = (start < hi and end > lo) if end > start else (lo < start <= hi or start == lo == 0)
+            # An empty element (an image, a line break) goes with the text before it, unless
+            # it opens an element that begins this passage (or the paragraph).
+            take = (start < hi and end > lo) if end > start else (lo < start <= hi or start == lo == pos)
             if take:
                 last = etree.SubElement(dst, child.tag, dict(child.attrib))
                 self._copy(child, last, lo, hi, start)
@@ -236,6 +243,32 @@ class Rendered:
                     last.tail = (last.tail or "") + piece
                 else:
                     dst.text = (dst.text or "") + piece
+
+
+def unwrap_nested_links(root: etree.Element) -> None:
+    """A link inside a link (``[see [[1]]](#x)``) is not HTML: the inner one gives way to its content."""
+    for outer in list(root.iter("a")):
+        for inner in [a for a in outer.iter("a") if a is not outer]:
+            parent = next(p for p in outer.iter() if inner in list(p))
+            at = list(parent).index(inner)
+            kids = list(inner)
+
+            def after_previous(text: str | None, at: int = at) -> None:
+                if not text:
+                    return
+                if at == 0:
+                    parent.text = (parent.text or "") + text
+                else:
+                    parent[at - 1].tail = (parent[at - 1].tail or "") + text
+
+            after_previous(inner.text)
+            parent.remove(inner)
+            for k, kid in enumerate(kids):
+                parent.insert(at + k, kid)
+            if kids:
+                kids[-1].tail = (kids[-1].tail or "") + (inner.tail or "")
+            else:
+                after_previous(inner.tail)
 
 
 def _clip(text: str | None, pos: int, lo: int, hi: int) -> str | None:

@@ -85,8 +85,8 @@ def _load_for_update(path: Path, slug: str) -> SampleCache:
     return cache
 
 
-def cannot_prompt(essays: list[Essay], engine: Engine | ModelView, length: int) -> dict[tuple[str, str], str]:
-    """The passages that cannot prompt the model, (essay, key) -> why: those the essay
+def cannot_prompt(essays: list[Essay], engine: Engine | ModelView, length: int) -> dict[tuple[str, int], str]:
+    """The passages that cannot prompt the model, (essay, passage index) -> why: those the essay
     parser could not merge (nothing but punctuation, one word) and those of fewer than
     two tokens. Generate skips them and does the rest. A passage too long for the
     context is the essay's to fix (split it): that stops generate before it starts."""
@@ -102,7 +102,7 @@ def cannot_prompt(essays: list[Essay], engine: Engine | ModelView, length: int) 
                         raise InputError(essay.path, f"essay '{essay.slug}', passage {passage.index + 1} ({passage.key}): {exc}") from None
                     why = "fewer than 2 tokens, too short to prompt the model"
             if why:
-                out[(essay.slug, passage.key)] = why
+                out[(essay.slug, passage.index)] = why
     return out
 
 
@@ -115,8 +115,8 @@ def plan(essays: list[Essay], cache_path, engine: Engine | ModelView, fingerprin
     for essay in essays:
         cache = _load_for_update(cache_path(essay.slug), essay.slug)
         for passage in essay.passages:
-            if (essay.slug, passage.key) in skip:
-                log.warning("essay '%s', passage %d (%s) is skipped: %s", essay.slug, passage.index + 1, passage.key, skip[(essay.slug, passage.key)])
+            if (essay.slug, passage.index) in skip:
+                log.warning("essay '%s', passage %d (%s) is skipped: %s", essay.slug, passage.index + 1, passage.key, skip[(essay.slug, passage.index)])
                 continue
             if request.force or not passage_progress(cache.for_passage(passage.key), engine.recipe, fingerprint, request).done(rungs):
                 todo.append((essay, passage))
