@@ -159,7 +159,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 MODELS = ROOT / "models"
-SHAPES = {"124M": {}, "355M": {"n_embd": 1024, "n_head": 16, "n_layer": 24}}  # GPT-2's, over 124M's defaults
+SHAPES = {"124M": {}, "355M": {"n_embd": 1024, "n_head": 16, "n_layer": 24}, "774M": {"n_embd": 1280, "n_head": 20, "n_layer": 36},
+          "1558M": {"n_embd": 1600, "n_head": 25, "n_layer": 48}}  # GPT-2's, over 124M's defaults
 
 
 def written_bytes() -> int:

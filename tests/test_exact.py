@@ -52,13 +52,30 @@ def ancestors(op) -> set:
     return seen
 
 
-def test_no_weight_update_can_run_before_every_gradient(single):
-    grad_ops = {g.op for g in single.adam.grads}
-    updates = [op for op in ancestors(single.adam.step) if op.type in ("AssignSub", "Assign", "AssignAdd") and op.inputs[0].op in {w.op for w in single.weights}]
+def test_no_weight_moves_before_its_gradient_and_every_read_of_it(single):
+    """Each update waits for its own gradient and for every op of the step that reads its weight
+    (directly or through a view of its buffer: read, reshape), so no update races a read;
+    and for nothing more, so the gradients are not all alive at once."""
+    step = ancestors(single.adam.grads[0].op)
+    for g in single.adam.grads:
+        step |= ancestors(g.op) | {g.op}
+    updates = {op.inputs[0].op: op for op in ancestors(single.adam.step)
+               if op.type in ("AssignSub", "Assign", "AssignAdd") and op.inputs[0].op in {w.op for w in single.weights}}
     assert len(updates) == len(single.weights)
-    for update in updates:
-        missing = grad_ops - ancestors(update)
-        assert not missing, f"{update.name} may run before {len(missing)} gradient(s) are computed"
+    waits_for_all = 0
+    for w, g in zip(single.weights, single.adam.grads):
+        before = ancestors(updates[w.op])
+        assert g.op in before
+        views, readers = [w.op.outputs[0]], set()
+        while views:
+            for op in views.pop().consumers():
+                if op in step and op not in readers:
+                    readers.add(op)
+                    if op.type in ("Identity", "Reshape"):
+                        views.extend(op.outputs)
+        assert readers and not readers - before, f"{updates[w.op].name} may run before {sorted(o.name for o in readers - before)[:3]} read {w.op.name}"
+        waits_for_all += {x.op for x in single.adam.grads} <= before
+    assert waits_for_all < len(single.weights) // 2  # most updates run while other gradients are still to come
 
 
 def test_one_step_equals_gradients_then_updates_in_separate_runs(single):

@@ -8,11 +8,16 @@ asks for more than one step.
 
 Two ways to get the gradient:
 
-* ``step``: one run computes every gradient of the passage's loss, then
-  updates. Every update waits for *all* gradients (and the loss): the weights
-  are reference variables, so an update that ran while another gradient was
-  still reading the weights would make the result depend on thread timing.
-  (TF's own ``minimize()`` gates its updates for the same reason.)
+* ``step``: one run computes every gradient of the passage's loss and
+  updates. The weights are reference variables, updated in place, so an update
+  that ran while another op still read that weight would make the result depend
+  on thread timing. TF's own ``minimize()`` makes every update wait for every
+  gradient, and so did this engine: then a whole gradient set, the model's size,
+  is alive at once. Here each weight's update waits for its own gradient and for
+  every op of the step that reads that weight (through the views that share its
+  buffer: ``read``, reshapes, slices), and for nothing else: the same values
+  are read and written, so the same bits, and each gradient is freed as soon
+  as its weight has moved.
 * ``accumulate`` / ``apply``: gpt-2-simple's AccumulatingOptimizer. Each
   window's gradient is added into a sum in its own run; one more run applies
   Adam to the sum. Gradients and updates never share a run.
@@ -40,8 +45,7 @@ class Adam(graph_cache.Kept):
                     m = v1.get_variable(w.op.name + "/m", w.shape, w.dtype, initializer=v1.zeros_initializer(), trainable=False)
                     v = v1.get_variable(w.op.name + "/v", w.shape, w.dtype, initializer=v1.zeros_initializer(), trainable=False)
                     self.slots.append((m, v))
-        with tf.control_dependencies([loss, *self.grads]):  # no weight moves before every gradient exists
-            self.step = self._updates(tf, self.grads)
+        self.step = self._updates(tf, self.grads, readers_in_step(loss, self.grads, weights))
         self.accumulate = self.apply = self.reset_sums = None
         if accumulate:
             with v1.variable_scope("accumulated"):
@@ -53,14 +57,53 @@ class Adam(graph_cache.Kept):
 
     HANDLES = ("lr", "t", "grads", "step", "reset_slots", "accumulate", "apply", "reset_sums")
 
-    def _updates(self, tf, grads):
-        if not self.slots:
-            eps = EPSILON / (1 - BETA2) ** 0.5
-            return tf.group(*[w.assign_sub(self.lr * (g / (tf.abs(g) + eps))) for w, g in zip(self.weights, grads)])
-        lr_t = self.lr * tf.sqrt(1 - BETA2**self.t) / (1 - BETA1**self.t)
+    def _updates(self, tf, grads, readers: list[list] | None = None):
+        """Each weight's update, after ``readers[i]`` (the ops that must have read weight i first)."""
+        readers = readers or [[] for _ in self.weights]
+        lr_t = self.lr * tf.sqrt(1 - BETA2**self.t) / (1 - BETA1**self.t) if self.slots else None
         updates = []
-        for w, g, (m, v) in zip(self.weights, grads, self.slots):
-            m_t = m.assign(BETA1 * m + (1 - BETA1) * g)
-            v_t = v.assign(BETA2 * v + (1 - BETA2) * tf.square(g))
-            updates.append(w.assign_sub(lr_t * m_t / (tf.sqrt(v_t) + EPSILON)))
+        for i, (w, g) in enumerate(zip(self.weights, grads)):
+            with tf.control_dependencies(readers[i]):
+                if not self.slots:
+                    eps = EPSILON / (1 - BETA2) ** 0.5
+                    updates.append(w.assign_sub(self.lr * (g / (tf.abs(g) + eps))))
+                    continue
+                m, v = self.slots[i]
+                m_t = m.assign(BETA1 * m + (1 - BETA1) * g)
+                v_t = v.assign(BETA2 * v + (1 - BETA2) * tf.square(g))
+                updates.append(w.assign_sub(lr_t * m_t / (tf.sqrt(v_t) + EPSILON)))
         return tf.group(*updates)
+
+
+# Ops whose output can be the input's own buffer: a weight read through them is still the weight.
+_VIEWS = frozenset({"Identity", "Reshape", "ExpandDims", "Squeeze", "StopGradient", "Slice", "StridedSlice",
+                    "Split", "SplitV", "Unpack", "Bitcast", "IdentityN", "Snapshot"})
+_WRITES = frozenset({"Assign", "AssignSub", "AssignAdd"})
+
+
+def readers_in_step(loss, grads, weights) -> list[list]:
+    """For each weight, every op of the step (what computing ``loss`` and ``grads`` runs) that
+    reads it: its consumers and those of the views sharing its buffer."""
+    step: set = set()
+    todo = [t.op for t in [loss, *grads]]
+    while todo:
+        op = todo.pop()
+        if op in step:
+            continue
+        step.add(op)
+        todo.extend(t.op for t in op.inputs)
+        todo.extend(op.control_inputs)
+    out = []
+    for w in weights:
+        tensors, seen, found = [w if hasattr(w, "consumers") else w.op.outputs[0]], set(), []
+        while tensors:
+            t = tensors.pop()
+            for op in t.consumers():
+                if op in seen or op.type in _WRITES or op not in step:
+                    continue
+                seen.add(op)
+                found.append(op)
+                if op.type in _VIEWS:
+                    tensors.extend(op.outputs)
+        out.append(sorted(found, key=lambda op: op.name))
+    return out

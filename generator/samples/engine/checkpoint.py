@@ -49,6 +49,12 @@ class Hparams:
     def as_dict(self) -> dict:
         return {"n_vocab": self.n_vocab, "n_ctx": self.n_ctx, "n_embd": self.n_embd, "n_head": self.n_head, "n_layer": self.n_layer}
 
+    @property
+    def weight_bytes(self) -> int:
+        """The fp32 weights' size: the embeddings, per layer two norms, attention's and the MLP's kernels and biases, the final norm."""
+        e = self.n_embd
+        return 4 * ((self.n_vocab + self.n_ctx) * e + self.n_layer * (12 * e * e + 13 * e) + 2 * e)
+
 
 GPT2_124M = Hparams()
 

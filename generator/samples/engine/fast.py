@@ -2,7 +2,8 @@
 graph itself, once, where ``graph_cache`` keeps it for the next run.
 
 Per passage: restore the base weights from the checkpoint (a second copy in
-memory would cost as much again: 500 MB for 124M), fine-tune
+memory would cost as much again: 500 MB for 124M), one weight at a time so
+that only one weight's worth is ever read ahead (``restore_chain``), fine-tune
 (``adam.py``), draw every sample in one batch (``sampler.py``). The graph is
 built once and finalized, so it cannot grow from passage to passage.
 
@@ -17,7 +18,6 @@ What it trains on is ``train_on``:
 
 from __future__ import annotations
 
-import base64
 import logging
 import random
 import time
@@ -52,6 +52,21 @@ def session_config(tf, threads: int, *, pruned: bool = True):
     config.inter_op_parallelism_threads = 1
     config.graph_options.place_pruned_graph = pruned
     return config
+
+
+def restore_chain(tf, weights, prefix):
+    """One op that reads every weight from the checkpoint at ``prefix`` into its variable, one
+    after another: each read waits for the assignment before it, so what is read ahead of the
+    variables is one weight (the embeddings, the largest), never a whole second model as
+    ``Saver.restore``'s single read of every tensor is. The same bytes land in the variables."""
+    last = None
+    for w in weights:
+        name = w.op.name
+        with tf.control_dependencies([last] if last is not None else []):
+            value = tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[name], shape_and_slices=[""], dtypes=[w.dtype.base_dtype])[0]
+            last = tf.compat.v1.assign(w, value, name=f"restore/{name}").op
+    with tf.control_dependencies([last]):
+        return tf.no_op(name="restore_weights")
 
 
 def stream_seed(params: Params, prompt: str) -> list[int]:
@@ -113,7 +128,8 @@ class FastEngine:
             self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
             self.adam = Adam(tf, self.loss, self.weights, max_steps=self.max_finetune_steps, accumulate=self.can_window)
             self.sampler = SamplerGraph(tf, model, hp, self.end_of_text if early_stop else None)
-            self.saver = v1.train.Saver(var_list=self.weights)
+            self.checkpoint_path = v1.placeholder(tf.string, [], name="checkpoint")
+            self.restore = restore_chain(tf, self.weights, self.checkpoint_path)
             # The weights come from the checkpoint: initialise only our own
             # variables, never 500 MB of random numbers the restore overwrites.
             return v1.variables_initializer([v for v in v1.global_variables() if v not in self.weights])
@@ -121,7 +137,7 @@ class FastEngine:
     def _handles(self, init) -> dict:
         return {"tokens": self.tokens.name, "loss": self.loss.name, "weights": [w.name for w in self.weights],
                 "init": init.name, "adam": self.adam.handles(), "sampler": self.sampler.handles(),
-                "saver": base64.b64encode(self.saver.as_saver_def().SerializeToString()).decode("ascii")}
+                "checkpoint": self.checkpoint_path.name, "restore": self.restore.name}
 
     def _import(self, graph_def, handles: dict):
         """The graph as ``graph_cache`` kept it; returns the initialising op. What the engine
@@ -133,18 +149,16 @@ class FastEngine:
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.import_graph_def(graph_def, name="")
-            self.tokens, self.loss, self.weights, init = (graph_cache.resolve(self.graph, handles[k]) for k in ("tokens", "loss", "weights", "init"))
+            self.tokens, self.loss, self.weights, init, self.checkpoint_path, self.restore = (
+                graph_cache.resolve(self.graph, handles[k]) for k in ("tokens", "loss", "weights", "init", "checkpoint", "restore"))
             self.adam = Adam.from_graph(self.graph, handles["adam"])
             self.sampler = SamplerGraph.from_graph(self.graph, handles["sampler"])
-            saver_def = tf.compat.v1.train.SaverDef()
-            saver_def.ParseFromString(base64.b64decode(handles["saver"]))
-            self.saver = v1.train.Saver(saver_def=saver_def)
         return init
 
     def _restore_base(self) -> None:
         """The checkpoint's weights, bit for bit, and fresh Adam slots."""
         start = time.perf_counter()
-        self.saver.restore(self.sess, self.checkpoint)
+        self.sess.run(self.restore, {self.checkpoint_path: self.checkpoint})
         self.sess.run(self.adam.reset_slots)
         self._tuned = False  # the weights are the base model's
         self.split["restore"] = self.split.get("restore", 0.0) + time.perf_counter() - start
