@@ -101,3 +101,35 @@ def test_check_notes_runs_whose_model_is_not_here_or_that_were_made_elsewhere(ex
     assert run_cli("check", "--content", str(exhibit), "--models-dir", str(tmp_path / "none")) == 0
     beta = [line for line in capsys.readouterr().err.splitlines() if "beta.json" in line]
     assert len(beta) == 2 and any("run(s) of model tiny" in line and "is not there" in line for line in beta)
+
+
+def test_a_run_of_an_older_engine_version_is_kept_noted_and_never_replaced(exhibit, models, monkeypatch, capsys):
+    """A faster engine may change bits: its runs say which version made them, and an older
+    version's runs stay as they are, even under generate --force, with check saying why."""
+    from generator.fsutil import atomic_write_text
+    from generator.samples.cache import dump_cache, load_cache
+    from generator.samples.engine import common
+    from generator.samples.engine.fast import FastEngine
+
+    args = ["generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta", "--samples", "2", "--length", "12", "-q"]
+    assert run_cli(*args) == 0
+    path = exhibit / "samples" / "beta.json"
+    cache, _ = load_cache(path, "beta")
+    (entry,) = cache.passages.values()
+    assert [r.engine for r in entry.runs] == [common.VERSIONS["fast"]] * len(entry.runs) and '"engine": 1' in path.read_text()
+    # as if version 1 had drawn other bits than the version to come
+    old = dataclasses.replace(entry.runs[0], samples=tuple(s + " (version 1)" for s in entry.runs[0].samples))
+    entry.runs = [old]
+    atomic_write_text(path, dump_cache(cache))
+
+    monkeypatch.setitem(common.VERSIONS, "fast", 2)
+    monkeypatch.setattr(FastEngine, "version", 2)
+    capsys.readouterr()
+    assert run_cli("check", "--content", str(exhibit), "--models-dir", str(models)) == 0
+    beta = [line for line in capsys.readouterr().err.splitlines() if "beta.json" in line]
+    assert len(beta) == 1 and "1 run(s) were made by version 1 of the fast engine, this one is version 2" in beta[0]
+    assert run_cli(*args, "--force") == 0
+    cache, _ = load_cache(path, "beta")
+    (entry,) = cache.passages.values()
+    assert entry.runs[0] == old and entry.runs[0].id == old.id and entry.runs[0].engine == 1  # kept, as it was
+    assert [r.engine for r in entry.runs[1:]] == [2] * (len(entry.runs) - 1) and entry.runs[1].id != old.id

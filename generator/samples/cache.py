@@ -48,6 +48,7 @@ class Run:
     samples: tuple[str, ...]
     flags: tuple[str, ...] = ()  # per sample: "" usable, else why not ("empty", "copy", "loop")
     platform: Platform | None = field(default=None, compare=False)  # what it was made on (None: made before that was recorded)
+    engine: int | None = field(default=None, compare=False)  # the recipe's engine version (None: made before that was recorded, version 1)
     stored_id: str = field(default="", compare=False)  # the id the cache gave it, when that is not the computed one
 
     def __post_init__(self) -> None:
@@ -170,7 +171,9 @@ def _run_from(data) -> Run:
             platform = Platform.from_dict(data["platform"])
         except ValueError as exc:
             raise CacheError(str(exc)) from None
-    run = Run(data["model"], data["model_fingerprint"], data["recipe"], _params_from(data.get("params")), tuple(samples), tuple(flags), platform)
+    engine = data.get("engine")
+    _check(engine is None or (_is(engine, int) and engine >= 1), f"a run's 'engine' is not a version number from 1 ({engine!r})")
+    run = Run(data["model"], data["model_fingerprint"], data["recipe"], _params_from(data.get("params")), tuple(samples), tuple(flags), platform, engine)
     return replace(run, stored_id=run_id) if run_id and run_id != run.id else run
 
 
@@ -232,6 +235,7 @@ def dump_cache(cache: SampleCache) -> str:
                     "samples": list(r.samples),
                     "flags": list(r.flags),
                     **({"platform": r.platform.as_dict()} if r.platform else {}),
+                    **({"engine": r.engine} if r.engine is not None else {}),
                 }
                 for r in entry.runs
             ],

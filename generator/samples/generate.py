@@ -75,7 +75,7 @@ def new_run(engine: Engine, model: str, fingerprint: str, prompt: str, params: P
     """One engine call for one passage, its samples flagged: what generate and the studio record."""
     result = engine.generate(prompt, params, nsamples)
     flags = tuple(flag(prompt, c) for c in result.continuations)
-    return Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags, engine.platform), result
+    return Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags, engine.platform, engine.version), result
 
 
 def _load_for_update(path: Path, slug: str) -> SampleCache:

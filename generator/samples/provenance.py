@@ -1,4 +1,5 @@
-"""Why a cached run would not come out the same here: its model is not here, or it was made elsewhere.
+"""Why a cached run would not come out the same here: its model is not here, it was made elsewhere,
+or by another version of its recipe's engine.
 
 TensorFlow's bits hold on one platform (``generator.platform``), so a fresh
 clone that trains the demo model again gets another fingerprint, and a run
@@ -15,6 +16,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..platform import Platform, this_machine
 from .cache import SampleCache
+from .engine.common import VERSIONS
 from .engine.checkpoint import check_model, fingerprint, model_folder, read_made_on
 
 
@@ -37,6 +39,7 @@ def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Pla
     models = {} if models is None else models
     absent: Counter[tuple[str, str]] = Counter()
     elsewhere: Counter[str] = Counter()
+    versions: Counter[tuple[str, int]] = Counter()
     unknown = 0
     for entry in cache.passages.values():
         for run in entry.runs:
@@ -47,6 +50,8 @@ def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Pla
                 unknown += 1
             elif run.platform != here:
                 elsewhere["; ".join(run.platform.differences(here))] += 1
+            if run.recipe in VERSIONS and (run.engine or 1) != VERSIONS[run.recipe]:
+                versions[(run.recipe, run.engine or 1)] += 1
     notes = []
     for (name, fp), n in sorted(absent.items()):
         have, made_on = models[name]
@@ -55,6 +60,9 @@ def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Pla
         notes.append(f"{path}: {n} run(s) of model {name} {fp} cannot be made again here: {now}")
     for what, n in sorted(elsewhere.items()):
         notes.append(f"{path}: {n} run(s) were made on another platform, so the same model and seed may give other samples here: {what}")
+    for (recipe, version), n in sorted(versions.items()):
+        notes.append(f"{path}: {n} run(s) were made by version {version} of the {recipe} engine, this one is version {VERSIONS[recipe]}: "
+                     "the same model, seed and platform may give other samples now (those runs stay as they are)")
     if unknown:
         notes.append(f"{path}: {unknown} run(s) do not say what they were made on (made before runs recorded it)")
     return notes

@@ -17,7 +17,9 @@ Two ways to get the gradient:
   every op of the step that reads that weight (through the views that share its
   buffer: ``read``, reshapes, slices), and for nothing else: the same values
   are read and written, so the same bits, and each gradient is freed as soon
-  as its weight has moved.
+  as its weight has moved. (``gate_gradients`` already orders most of these
+  reads before the gradient they sit beside; the explicit dependencies make
+  the rule hold whatever the gradient code does.)
 * ``accumulate`` / ``apply``: gpt-2-simple's AccumulatingOptimizer. Each
   window's gradient is added into a sum in its own run; one more run applies
   Adam to the sum. Gradients and updates never share a run.

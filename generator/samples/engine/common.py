@@ -12,6 +12,12 @@ if TYPE_CHECKING:
 
 SEED_CONTEXT = 1023  # gpt-2-simple's generate() holds at most 1023 tokens, prompt and sample together
 
+# Each recipe's engine version: what its bits depend on besides the inputs, the seed and the
+# platform. It goes up whenever a change may give other bytes (a faster kernel, another order
+# of a sum); every run records it, an older version's runs stay as they are, and ``check``
+# notes them. Runs made before versions were recorded are version 1.
+VERSIONS = {"fast": 1, "seed": 1}
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -46,6 +52,7 @@ class Engine(Protocol):
     """What generate and explore need of a recipe (fast and seed both provide it)."""
 
     recipe: str
+    version: int  # VERSIONS[recipe]: recorded in every run
     platform: Platform  # what its runs are made on
 
     def encode(self, text: str) -> list[int]: ...

@@ -31,7 +31,7 @@ from . import forward, graph_cache, windows
 from .adam import Adam
 from ...platform import engine_threads, this_machine
 from .checkpoint import Hparams, checkpoint_prefix
-from .common import Generation, check_fits, context_for
+from .common import VERSIONS, Generation, check_fits, context_for
 from .sampler import SamplerGraph
 from .tf import load
 
@@ -77,6 +77,7 @@ def stream_seed(params: Params, prompt: str) -> list[int]:
 
 class FastEngine:
     recipe = "fast"
+    version = VERSIONS["fast"]
 
     def __init__(self, folder: Path, *, max_finetune_steps: int = 1, window: bool = False, early_stop: bool = True):
         tf, _ = load()

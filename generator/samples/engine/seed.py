@@ -24,7 +24,7 @@ import numpy as np
 from ..cache import Params
 from ...platform import schedulable_cpus, this_machine
 from .checkpoint import Hparams
-from .common import SEED_CONTEXT, Generation, check_fits, context_for
+from .common import SEED_CONTEXT, VERSIONS, Generation, check_fits, context_for
 from .tf import load
 from .windows import dataset_text
 
@@ -42,6 +42,7 @@ class _Quiet(contextlib.ExitStack):
 
 class SeedEngine:
     recipe = "seed"
+    version = VERSIONS["seed"]
 
     def __init__(self, folder: Path):
         self.tf, self.gpt2 = load()
