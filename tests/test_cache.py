@@ -89,6 +89,22 @@ def test_the_ids_a_cache_holds_survive_a_round_trip(tmp_path):
     assert loaded.passages["k"].run(made.id).samples == ("new",)
 
 
+def test_a_run_keeps_its_engine_version_and_a_bad_one_is_named():
+    import dataclasses
+
+    cache = sample_cache()
+    cache.passages["bbb"].runs[0] = dataclasses.replace(cache.passages["bbb"].runs[0], engine=2)
+    text = dump_cache(cache)
+    loaded, problems = parse_cache(text, "e")
+    assert not problems and loaded.passages["bbb"].runs[0].engine == 2 and loaded.passages["aaa"].runs[0].engine is None
+    assert '"engine": 2' in text and text.count('"engine"') == 1  # a run made before versions were recorded says nothing
+    data = json.loads(text)
+    for bad in (0, True, "2", 1.5):
+        data["passages"]["bbb"]["runs"][0]["engine"] = bad
+        _, problems = parse_cache(json.dumps(data), "e")
+        assert problems and "'engine' is not a version number" in problems[0], bad
+
+
 def test_two_runs_with_one_id_are_a_malformed_entry():
     text = dump_cache(sample_cache())
     data = json.loads(text)

@@ -17,9 +17,11 @@ Two ways to get the gradient:
   every op of the step that reads that weight (through the views that share its
   buffer: ``read``, reshapes, slices), and for nothing else: the same values
   are read and written, so the same bits, and each gradient is freed as soon
-  as its weight has moved. (``gate_gradients`` already orders most of these
-  reads before the gradient they sit beside; the explicit dependencies make
-  the rule hold whatever the gradient code does.)
+  as its weight has moved. (``gate_gradients`` already orders the backward
+  reads before the gradient they sit beside; the explicit dependencies state
+  the rule for every read through the ops listed in ``_VIEWS``, which covers
+  every way gpt-2-simple's graph reads a weight: ``read`` and ``conv1d``'s
+  reshape.)
 * ``accumulate`` / ``apply``: gpt-2-simple's AccumulatingOptimizer. Each
   window's gradient is added into a sum in its own run; one more run applies
   Adam to the sum. Gradients and updates never share a run.
@@ -78,8 +80,9 @@ class Adam(graph_cache.Kept):
 
 
 # Ops whose output can be the input's own buffer: a weight read through them is still the weight.
-_VIEWS = frozenset({"Identity", "Reshape", "ExpandDims", "Squeeze", "StopGradient", "Slice", "StridedSlice",
-                    "Split", "SplitV", "Unpack", "Bitcast", "IdentityN", "Snapshot"})
+_VIEWS = frozenset({"Identity", "RefIdentity", "IdentityN", "Snapshot", "StopGradient", "PreventGradient", "EnsureShape",
+                    "CheckNumerics", "Reshape", "ExpandDims", "Squeeze", "Slice", "StridedSlice", "Split", "SplitV", "Unpack",
+                    "Bitcast", "Cast", "Transpose", "BroadcastTo", "AddN"})  # (some of these copy unless they change nothing)
 _WRITES = frozenset({"Assign", "AssignSub", "AssignAdd"})
 
 
