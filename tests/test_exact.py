@@ -59,13 +59,15 @@ def test_no_weight_moves_before_its_gradient_and_every_read_of_it(single):
     step = ancestors(single.adam.grads[0].op)
     for g in single.adam.grads:
         step |= ancestors(g.op) | {g.op}
-    updates = {op.inputs[0].op: op for op in ancestors(single.adam.step)
-               if op.type in ("AssignSub", "Assign", "AssignAdd") and op.inputs[0].op in {w.op for w in single.weights}}
+    updates: dict = {}  # weight -> the op writing it last (the embeddings: the last of their blocks)
+    for op in sorted(ancestors(single.adam.step) | set(single.adam.step.control_inputs), key=lambda o: len(ancestors(o))):
+        if op.type in ("AssignSub", "ScatterSub") and op.inputs[0].op in {w.op for w in single.weights}:
+            updates[op.inputs[0].op] = op
     assert len(updates) == len(single.weights)
     waits_for_all = 0
     for w, g in zip(single.weights, single.adam.grads):
         before = ancestors(updates[w.op])
-        assert g.op in before
+        assert g.op in before or (g.op.type == "AddN" and g.op.inputs[0].op in before)  # the embeddings' parts, summed per block
         views, readers = [w.op.outputs[0]], set()
         while views:
             for op in views.pop().consumers():

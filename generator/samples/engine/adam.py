@@ -42,6 +42,7 @@ class Adam(graph_cache.Kept):
         self.weights = weights
         # gate_gradients: as AdamOptimizer.compute_gradients (GATE_OP) takes them, so the sums agree with gpt-2-simple bit for bit
         self.grads = [tf.convert_to_tensor(g) for g in tf.gradients(ys=loss, xs=weights, gate_gradients=True)]
+        self._parts = [lookup_parts(g) for g in self.grads]  # the embeddings' gradient, before TF sums it
         self.slots: list = []
         if max_steps > 1:
             with v1.variable_scope("adam"):
@@ -69,14 +70,55 @@ class Adam(graph_cache.Kept):
         for i, (w, g) in enumerate(zip(self.weights, grads)):
             with tf.control_dependencies(readers[i]):
                 if not self.slots:
-                    eps = EPSILON / (1 - BETA2) ** 0.5
-                    updates.append(w.assign_sub(self.lr * (g / (tf.abs(g) + eps))))
+                    parts = self._parts[i] if grads is self.grads else None
+                    updates.append(self._closed_form(tf, w, g, parts))
                     continue
                 m, v = self.slots[i]
                 m_t = m.assign(BETA1 * m + (1 - BETA1) * g)
                 v_t = v.assign(BETA2 * v + (1 - BETA2) * tf.square(g))
                 updates.append(w.assign_sub(lr_t * m_t / (tf.sqrt(v_t) + EPSILON)))
         return tf.group(*updates)
+
+    def _closed_form(self, tf, w, g, parts=None):
+        """``w -= lr * g / (|g| + eps)``, the embeddings one block of rows after another.
+
+        ``tf.gradients`` gives the embeddings' gradient as ``AddN(dense, UnsortedSegmentSum(rows,
+        tokens, n_vocab))``: the output layer's dense gradient plus the input lookup's rows spread
+        over a second tensor of the embeddings' size, the sum a third, and the update's
+        temporaries more. With ``parts`` (dense, rows, tokens), each block of the vocabulary
+        sums its own tokens' rows (in the same order) and adds them to its slice of the dense
+        gradient: every element is ``dense + rows`` once and then the same update, so the same
+        bits, with a block's temporaries instead of whole tensors."""
+        eps = EPSILON / (1 - BETA2) ** 0.5
+        if parts is None:
+            return w.assign_sub(self.lr * (g / (tf.abs(g) + eps)))
+        dense, rows, tokens = parts
+        n, step = int(w.shape[0]), max(1, UPDATE_BLOCK_BYTES // (4 * int(w.shape[1])))
+        last = None
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            with tf.control_dependencies([last] if last is not None else []):
+                ids = tf.where((tokens >= start) & (tokens < stop), tokens - start, -tf.ones_like(tokens))  # -1: not this block's
+                block = tf.math.add_n([dense[start:stop], tf.math.unsorted_segment_sum(rows, ids, stop - start)])
+                last = tf.compat.v1.scatter_sub(w, tf.range(start, stop), self.lr * (block / (tf.abs(block) + eps))).op
+        return last
+
+
+UPDATE_BLOCK_BYTES = 4 << 20
+
+
+def lookup_parts(grad):
+    """(dense, rows, tokens) when ``grad`` is ``AddN(dense, UnsortedSegmentSum(rows, tokens, n))``
+    (a weight both looked up and multiplied: the embeddings), else None."""
+    op = grad.op
+    if op.type != "AddN" or len(op.inputs) != 2 or len(grad.shape) != 2:
+        return None
+    dense, spread = op.inputs
+    if spread.op.type != "UnsortedSegmentSum":
+        dense, spread = spread, dense
+    if spread.op.type != "UnsortedSegmentSum" or dense.op.type == "UnsortedSegmentSum":
+        return None
+    return dense, spread.op.inputs[0], spread.op.inputs[1]
 
 
 # Ops whose output can be the input's own buffer: a weight read through them is still the weight.
