@@ -19,17 +19,20 @@ run from a worktree with this script) and after, in one session:
 
 | shape | weights | budget | before | after: restore | fine-tune | sample (peak) |
 |---|---|---|---|---|---|---|
-| 124M  | 0.46 | 1.58 | 2.00 | 1.37 | 1.64 | 1.67 |
-| 355M  | 1.32 | 2.65 | 4.19 | 2.43 | 2.93 | 2.95 |
-| 774M  | 2.88 | 4.60 | 7.79 | 4.25 | 5.03 | 5.05 |
-| 1558M | 5.80 | 8.25 | 14.46 | 7.54 | 8.48 | 8.75 |
+| 124M  | 0.46 | 1.58 | 2.00 | 1.37 | 1.52 | 1.55 |
+| 355M  | 1.32 | 2.65 | 4.19 | 2.44 | 2.79 | 2.87 |
+| 774M  | 2.88 | 4.60 | 7.79 | 4.26 | 4.86 | 4.99 |
+| 1558M | 5.80 | 8.25 | 14.46 | 7.56 | 8.51 | 8.78 |
 
 Before, the second restore read every weight beside the variables (the
 restore phase alone went 7.83 -> 13.45 on 1558M) and each step's updates
-waited for every gradient. What is left over the weights: TensorFlow (0.57),
-the step's dense gradient of ``wte`` and the temporaries of its update (two
-``[n_vocab, n_embd]`` tensors; measured at 311 MB on 124M with a traced run's
-allocation records), and the keys and values while sampling.
+waited for every gradient, and TensorFlow summed the embeddings' gradient
+into two more tensors of their size (311 MB live at the step's peak on 124M,
+from a traced run's allocation records), which the update's temporaries then
+joined. What is left over the weights: TensorFlow (0.57), the output layer's
+dense gradient of ``wte``, the fine-tune's activations (about 0.5 GiB for a
+60-token passage on 1558M: 48 layers), and the keys and values while
+sampling (about 0.27 GiB for 10 samples on 1558M, 4x that for 40).
 """
 
 from __future__ import annotations
