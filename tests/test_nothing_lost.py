@@ -109,18 +109,14 @@ with locked(Path({str(data)!r})):
 """], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        start = time.monotonic()
         with pytest.raises(InputError) as err:
             with locked(data, wait=0.5):
                 pass
-        assert 0.4 < time.monotonic() - start < 5
         assert f"process {holder.pid}" in str(err.value) and str(data) in str(err.value)
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=10)
-        start = time.monotonic()
-        with locked(data, wait=2) as waited:  # the kernel dropped the dead holder's lock
-            assert waited < 1
-        assert time.monotonic() - start < 1
+        with locked(data, wait=0):  # one try, no waiting: the kernel dropped the dead holder's lock when it died
+            pass
     finally:
         holder.kill()
         holder.wait()
