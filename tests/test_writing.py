@@ -209,7 +209,9 @@ def test_generate_fills_every_prose_passage(writing, models, capsys):
     for p in essay.passages:
         if not p.problem:
             assert cache["passages"][p.key]["text"] == p.text and not SYNTAX.search(p.text)
-    assert "warning: essay 'writing', passage 8 (469191d5658e) is skipped: a single word" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "warning: essay 'writing', passage 8 (469191d5658e) is skipped: a single word" in err
+    assert "generated 7 passage(s), skipped 0 already done" in err  # the lone passage is not counted as done
 
 
 def test_the_exhibit_keeps_every_passage_key_and_pick():

@@ -130,7 +130,9 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
     summary = Summary()
     if todo is None:
         todo = plan(essays, cache_path, engine, fingerprint, request)
-    summary.skipped = sum(len(e.passages) for e in essays) - len(todo) - len(cannot_prompt(essays, engine, request.params.length))
+    # what plan() left out, less those that cannot prompt the model (the parser's rule: two GPT-2 pieces
+    # are two tokens, so no passage it keeps is shorter; encoding every passage again is not needed)
+    summary.skipped = sum(1 for e in essays for p in e.passages if not p.problem) - len(todo)
     start = time.perf_counter()
     with tqdm(total=len(todo), desc=f"verbosifying ({engine.recipe}, {model})", unit="passage", disable=not progress) as bar:
         for essay, passage in todo:
