@@ -146,7 +146,6 @@ class FastEngine:
         variables' tensors, not ``tf.Variable`` objects, and the graph's variable collections
         are empty."""
         tf = self.tf
-        v1 = tf.compat.v1
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.import_graph_def(graph_def, name="")
