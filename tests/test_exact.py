@@ -67,7 +67,9 @@ def test_no_weight_moves_before_its_gradient_and_every_read_of_it(single):
     waits_for_all = 0
     for w, g in zip(single.weights, single.adam.grads):
         before = ancestors(updates[w.op])
-        assert g.op in before or (g.op.type == "AddN" and g.op.inputs[0].op in before)  # the embeddings' parts, summed per block
+        # the embeddings' update sums its two parts block by block: it waits for what each part is made of
+        # (the logits' gradient and h; the lookup's rows and tokens)
+        assert g.op in before or (g.op.type == "AddN" and all(t.op in before for part in g.op.inputs for t in part.op.inputs[:2]))
         views, readers = [w.op.outputs[0]], set()
         while views:
             for op in views.pop().consumers():
@@ -78,6 +80,31 @@ def test_no_weight_moves_before_its_gradient_and_every_read_of_it(single):
         assert readers and not readers - before, f"{updates[w.op].name} may run before {sorted(o.name for o in readers - before)[:3]} read {w.op.name}"
         waits_for_all += {x.op for x in single.adam.grads} <= before
     assert waits_for_all < len(single.weights) // 2  # most updates run while other gradients are still to come
+
+
+def test_the_step_never_computes_a_tensor_of_the_embeddings_size(models, monkeypatch):
+    """The embeddings (the largest weight: 307 MB for 1558M) are updated one block of rows at a time:
+    what the step runs makes no tensor of their size but the variable itself, its views and its
+    writes; not the output layer's dense gradient, not the lookup's rows spread out, not their sum.
+    (The tiny model's embeddings are one block at the usual 4 MB; here a block is 4 kB, and the
+    graph so built is not kept.)"""
+    from generator.samples.engine import adam
+    from generator.samples.engine.fast import FastEngine
+
+    monkeypatch.setenv("VSR_GRAPH_CACHE", "off")
+    monkeypatch.setattr(adam, "UPDATE_BLOCK_BYTES", 4096)
+    e = FastEngine(models / "tiny")
+    try:
+        wte = next(w for w in e.weights if w.op.name == "model/wte")
+        step = ancestors(e.adam.step)
+        writes = [op for op in step if op.type == "ScatterSub" and op.inputs[0].op is wte.op]
+        full = [op.name for op in step if op.type not in adam._VIEWS and op is not wte.op and op not in writes
+                and any(t.shape.is_fully_defined() and t.shape.as_list() == wte.shape.as_list() for t in op.outputs)]
+        assert not full, full
+        assert len(writes) > 10  # the embeddings are updated, block by block
+        e.generate(PROMPT, PROD, 2)  # and the graph runs
+    finally:
+        e.close()
 
 
 def test_one_step_equals_gradients_then_updates_in_separate_runs(single):

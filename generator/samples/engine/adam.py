@@ -35,14 +35,14 @@ BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # tf.compat.v1.train.AdamOptimizer's d
 
 
 class Adam(graph_cache.Kept):
-    def __init__(self, tf, loss, weights, *, max_steps: int = 1, accumulate: bool = False):
+    def __init__(self, tf, loss, weights, *, max_steps: int = 1, accumulate: bool = False, output=None):
+        """``output``: the output layer's ``MatMul(h, wte, transpose_b=True)`` (``forward.output_matmul``),
+        whose gradient for ``wte`` the one-step update then computes block by block (``gradients``)."""
         v1 = tf.compat.v1
         self.lr = v1.placeholder(tf.float32, [], name="learning_rate")
         self.t = v1.placeholder(tf.float32, [], name="adam_step")
         self.weights = weights
-        # gate_gradients: as AdamOptimizer.compute_gradients (GATE_OP) takes them, so the sums agree with gpt-2-simple bit for bit
-        self.grads = [tf.convert_to_tensor(g) for g in tf.gradients(ys=loss, xs=weights, gate_gradients=True)]
-        self._parts = [lookup_parts(g) for g in self.grads]  # the embeddings' gradient, before TF sums it
+        self.grads, self._parts = gradients(tf, loss, weights, output)
         self.slots: list = []
         if max_steps > 1:
             with v1.variable_scope("adam"):
@@ -82,13 +82,14 @@ class Adam(graph_cache.Kept):
     def _closed_form(self, tf, w, g, parts=None):
         """``w -= lr * g / (|g| + eps)``, the embeddings one block of rows after another.
 
-        ``tf.gradients`` gives the embeddings' gradient as ``AddN(dense, UnsortedSegmentSum(rows,
-        tokens, n_vocab))``: the output layer's dense gradient plus the input lookup's rows spread
-        over a second tensor of the embeddings' size, the sum a third, and the update's
-        temporaries more. With ``parts`` (dense, rows, tokens), each block of the vocabulary
-        sums its own tokens' rows (in the same order) and adds them to its slice of the dense
-        gradient: every element is ``dense + rows`` once and then the same update, so the same
-        bits, with a block's temporaries instead of whole tensors."""
+        The embeddings' gradient is ``AddN(dense, UnsortedSegmentSum(rows, tokens, n_vocab))``:
+        the output layer's dense gradient (a tensor of the embeddings' size, 307 MB for 1558M)
+        plus the input lookup's rows spread over a second one, the sum a third, and the update's
+        temporaries more. With ``parts`` (dense, rows, tokens; ``dense(start, stop)`` gives rows
+        start:stop of the dense gradient), each block of the vocabulary computes its own rows of
+        the dense gradient, sums its own tokens' rows (in the same order) and adds the two: every
+        element is ``dense + rows`` once and then the same update, so the same bits, with a
+        block's temporaries instead of whole tensors."""
         eps = EPSILON / (1 - BETA2) ** 0.5
         if parts is None:
             return w.assign_sub(self.lr * (g / (tf.abs(g) + eps)))
@@ -99,7 +100,7 @@ class Adam(graph_cache.Kept):
             stop = min(start + step, n)
             with tf.control_dependencies([last] if last is not None else []):
                 ids = tf.where((tokens >= start) & (tokens < stop), tokens - start, -tf.ones_like(tokens))  # -1: not this block's
-                block = tf.math.add_n([dense[start:stop], tf.math.unsorted_segment_sum(rows, ids, stop - start)])
+                block = tf.math.add_n([dense(start, stop), tf.math.unsorted_segment_sum(rows, ids, stop - start)])
                 last = tf.compat.v1.scatter_sub(w, tf.range(start, stop), self.lr * (block / (tf.abs(block) + eps))).op
         return last
 
@@ -107,18 +108,53 @@ class Adam(graph_cache.Kept):
 UPDATE_BLOCK_BYTES = 4 << 20
 
 
-def lookup_parts(grad):
-    """(dense, rows, tokens) when ``grad`` is ``AddN(dense, UnsortedSegmentSum(rows, tokens, n))``
-    (a weight both looked up and multiplied: the embeddings), else None."""
-    op = grad.op
-    if op.type != "AddN" or len(op.inputs) != 2 or len(grad.shape) != 2:
-        return None
-    dense, spread = op.inputs
-    if spread.op.type != "UnsortedSegmentSum":
-        dense, spread = spread, dense
-    if spread.op.type != "UnsortedSegmentSum" or dense.op.type == "UnsortedSegmentSum":
-        return None
-    return dense, spread.op.inputs[0], spread.op.inputs[1]
+def gradients(tf, loss, weights, output=None) -> tuple[list, list]:
+    """Every weight's gradient of ``loss``, and for the embeddings (tied: looked up, and the
+    output layer ``output``) the parts the one-step update sums block by block
+    (``Adam._closed_form``); the other weights' parts are None.
+
+    ``tf.gradients`` of ``output`` computes the embeddings' dense gradient whole, and its
+    gating (``gate_gradients``, as AdamOptimizer takes them) makes the rest of the backward
+    pass wait for it: a tensor of the embeddings' size, alive at the step's peak. So the
+    gradient is taken in two parts. First the logits' gradient; from it the output layer's
+    gradient for ``h``, with the same MatMul that TensorFlow's own MatMul gradient builds,
+    goes on into the blocks as ``grad_ys``. The embeddings' dense part is built as that
+    gradient builds it (``dense_rows``), whole only for those who fetch ``grads`` (a window
+    step's sums, the tests); the update asks for one block of rows at a time. The same
+    operations on the same values: the same bits."""
+    gate = {"gate_gradients": True}  # as AdamOptimizer.compute_gradients (GATE_OP) takes them
+    tied = None if output is None else next((i for i, w in enumerate(weights) if _reads(output.inputs[1], w)), None)
+    if tied is None:
+        return [tf.convert_to_tensor(g) for g in tf.gradients(ys=loss, xs=weights, **gate)], [None] * len(weights)
+    if output.type != "MatMul" or output.get_attr("transpose_a") or not output.get_attr("transpose_b"):
+        raise ValueError(f"{output.name}: the output layer is MatMul(h, wte, transpose_b=True)")
+    h, embeddings = output.inputs
+    logits_grad = tf.gradients(ys=loss, xs=[output.outputs[0]], **gate)[0]
+    h_grad = tf.raw_ops.MatMul(a=logits_grad, b=embeddings, grad_a=True)  # TensorFlow's MatMul gradient for h
+    grads = [tf.convert_to_tensor(g) for g in tf.gradients(ys=h, xs=weights, grad_ys=h_grad, **gate)]
+    lookup = grads[tied]
+    if lookup.op.type != "UnsortedSegmentSum":
+        raise ValueError(f"{weights[tied].op.name}: its gradient through the lookup is {lookup.op.type}, not UnsortedSegmentSum")
+
+    def dense_rows(start=None, stop=None):
+        """Rows start:stop of the output layer's gradient for the embeddings (all of them by default)."""
+        part = logits_grad if start is None else logits_grad[:, start:stop]
+        return tf.raw_ops.MatMul(a=part, b=h, transpose_a=True, grad_b=True)
+
+    parts: list = [None] * len(weights)
+    parts[tied] = (dense_rows, lookup.op.inputs[0], lookup.op.inputs[1])
+    grads[tied] = tf.math.add_n([dense_rows(), lookup])
+    return grads, parts
+
+
+def _reads(tensor, weight) -> bool:
+    """``tensor`` is ``weight`` itself or a view of its buffer (``read``, a reshape)."""
+    target = weight if hasattr(weight, "consumers") else weight.op.outputs[0]
+    while tensor is not target:
+        if tensor.op.type not in _VIEWS or not tensor.op.inputs:
+            return False
+        tensor = tensor.op.inputs[0]
+    return True
 
 
 # Ops whose output can be the input's own buffer: a weight read through them is still the weight.

@@ -125,9 +125,9 @@ class FastEngine:
         # every step's logits would copy all of wte (154 MB for 124M) first.
         with self.graph.as_default(), v1.variable_scope(v1.get_variable_scope(), use_resource=False):
             self.tokens = v1.placeholder(tf.int32, [1, None], name="passage")
-            self.loss = forward.training_loss(tf, model, hp, self.tokens)
+            self.loss, output = forward.training_loss(tf, model, hp, self.tokens)
             self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
-            self.adam = Adam(tf, self.loss, self.weights, max_steps=self.max_finetune_steps, accumulate=self.can_window)
+            self.adam = Adam(tf, self.loss, self.weights, max_steps=self.max_finetune_steps, accumulate=self.can_window, output=output)
             self.sampler = SamplerGraph(tf, model, hp, self.end_of_text if early_stop else None)
             self.checkpoint_path = v1.placeholder(tf.string, [], name="checkpoint")
             self.restore = restore_chain(tf, self.weights, self.checkpoint_path)

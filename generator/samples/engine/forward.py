@@ -38,9 +38,15 @@ VOCAB_BLOCK_BYTES = 4 << 20
 
 
 def training_loss(tf, model, hp, tokens):
-    """gpt-2-simple's finetune() loss: mean next-token cross-entropy over ``tokens`` [batch, n]."""
+    """gpt-2-simple's finetune() loss: mean next-token cross-entropy over ``tokens`` [batch, n];
+    and the output layer's op, ``MatMul(h, wte, transpose_b=True)``, under the library's reshape
+    of the logits (``adam.gradients`` takes its gradient apart)."""
     out = model.model(hparams=hp, X=tokens, reuse=tf.compat.v1.AUTO_REUSE)
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tokens[:, 1:], logits=out["logits"][:, :-1]))
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tokens[:, 1:], logits=out["logits"][:, :-1]))
+    output = out["logits"].op.inputs[0].op
+    if out["logits"].op.type != "Reshape" or output.type != "MatMul":
+        raise ValueError("gpt-2-simple's model no longer ends in reshape(matmul(h, wte)): the engine needs updating")
+    return loss, output
 
 
 def prompt(tf, model, hp, tokens):
