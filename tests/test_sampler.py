@@ -51,22 +51,25 @@ def _reference_and_ours(models, tokens: list[int], follow: np.ndarray):
         shape = [batch, hp.n_head, None, hp.n_embd // hp.n_head]
         keys_in = [v1.placeholder(tf.float32, shape) for _ in keys]
         values_in = [v1.placeholder(tf.float32, shape) for _ in keys]
+        position = v1.placeholder(tf.int32, [])
         # vocabulary blocks of 100 rows: the tiny vocabulary in several blocks, the last one short
         weights = forward.step_weights(tf, hp, block_rows=100)
         assert len(weights["blocks"]) > 2 and hp.n_vocab % 100
-        ours_step = forward.step(tf, model, hp, weights, token_in[:, 0], keys_in, values_in)
+        ours_step = forward.step(tf, model, hp, weights, token_in[:, 0], keys_in, values_in, position)
         saver = v1.train.Saver([v for v in v1.global_variables() if v.name.startswith("model/")])
         with v1.Session(graph=graph) as sess:
             saver.restore(sess, str(models / "tiny" / "model.ckpt"))
             past = np.repeat(sess.run(prompt_out["present"], {context: [tokens[:-1]]}), batch, axis=0)
             k, v = sess.run((keys, values), {context: [tokens[:-1]]})
-            k, v = [np.repeat(x, batch, axis=0) for x in k], [np.repeat(x, batch, axis=0) for x in v]
+            # the buffers the sampler writes into: room for every step, the rest of it garbage (never read)
+            room = np.full((batch, hp.n_head, len(columns), hp.n_embd // hp.n_head), np.nan, np.float32)
+            k, v = [np.concatenate([np.repeat(x, batch, axis=0), room], axis=2) for x in k], [np.concatenate([np.repeat(x, batch, axis=0), room], axis=2) for x in v]
             ref, ours = [], []
-            for column in columns:
+            for at, column in enumerate(columns, start=len(tokens) - 1):
                 r = sess.run(stepped, {token_in: column[:, None], past_in: past})
                 past = np.concatenate([past, r["present"]], axis=-2)
                 ref.append(r["logits"][:, -1])
-                logits, k, v = sess.run(ours_step, {token_in: column[:, None], **dict(zip(keys_in, k)), **dict(zip(values_in, v))})
+                logits, k, v = sess.run(ours_step, {token_in: column[:, None], position: at, **dict(zip(keys_in, k)), **dict(zip(values_in, v))})
                 ours.append(logits)
     return ref, ours
 

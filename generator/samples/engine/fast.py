@@ -56,15 +56,32 @@ def session_config(tf, threads: int, *, pruned: bool = True):
 
 def restore_chain(tf, weights, prefix):
     """One op that reads every weight from the checkpoint at ``prefix`` into its variable, one
-    after another: each read waits for the assignment before it, so what is read ahead of the
-    variables is one weight (the embeddings, the largest), never a whole second model as
-    ``Saver.restore``'s single read of every tensor is. The same bytes land in the variables."""
+    after another, with nothing read ahead of the variables: ``Saver.restore`` reads every
+    tensor in one go, a second model beside the first.
+
+    A variable already holding a value copies what is read into its buffer, so the read (the
+    embeddings: 307 MB for 1558M) would sit beside it. So each variable first lets go of its
+    buffer (it is given an empty value), and then takes over the buffer the read filled:
+    TensorFlow's ``Assign`` adopts its input's memory when the shapes differ and nothing else
+    holds it. Each read waits for the assignment before it. The same bytes land in the
+    variables; a tensor of the wrong shape in the checkpoint stops the restore
+    (``ensure_shape``)."""
+    from tensorflow.core.framework import attr_value_pb2
+
     last = None
     for w in weights:
         name = w.op.name
         with tf.control_dependencies([last] if last is not None else []):
+            released = tf.compat.v1.assign(w, tf.zeros([0], w.dtype.base_dtype), validate_shape=False, name=f"release/{name}")
+        with tf.control_dependencies([released.op]):
             value = tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[name], shape_and_slices=[""], dtypes=[w.dtype.base_dtype])[0]
-            last = tf.compat.v1.assign(w, value, name=f"restore/{name}").op
+            value = tf.ensure_shape(value, w.shape)
+            last = tf.compat.v1.assign(w, value, validate_shape=False, name=f"restore/{name}").op
+            # Assign adopts its input's memory only if the input's allocation is as loosely
+            # constrained as its own; on its own it asks for memory fit for a GPU or a network
+            # card. This attribute (what TensorFlow's graph optimizer sets where it knows the
+            # variable stays on this device) has it ask for plain memory, as the read's is.
+            last._set_attr("_grappler_relax_allocator_constraints", attr_value_pb2.AttrValue(b=True))
     with tf.control_dependencies([last]):
         return tf.no_op(name="restore_weights")
 

@@ -2,7 +2,8 @@
 
 The sampling knobs are placeholders, so one graph serves every passage and
 every escalation rung. The prompt goes through the model once and its keys
-and values are tiled for the batch; every draw is
+and values are tiled for the batch, in buffers with room for every token the
+run can draw (``forward.cache_buffers``); every draw is
 ``stateless_categorical`` seeded by (seed, prompt, step), so the same inputs
 and seed give the same samples whatever ran before. The loop stops when
 every row has written <|endoftext|>: what follows it is cut anyway, and the
@@ -65,14 +66,15 @@ class SamplerGraph(graph_cache.Kept):
 
         prompt_keys, prompt_values = forward.prompt(tf, model, hp, self.context[:, :-1])
         weights = forward.step_weights(tf, hp)  # shaped once, outside the loop
-        keys0 = [tf.tile(k, [self.batch, 1, 1, 1]) for k in prompt_keys]
-        values0 = [tf.tile(v, [self.batch, 1, 1, 1]) for v in prompt_values]
+        keys0 = forward.cache_buffers(tf, prompt_keys, self.batch, self.length)
+        values0 = forward.cache_buffers(tf, prompt_values, self.batch, self.length)
+        first = tf.shape(self.context)[1] - 1  # the position the prompt's last token takes
         last = tf.tile(self.context[:, -1], [self.batch])
         eot = tf.constant(-1 if end_of_text is None else end_of_text, tf.int32)
         cache_shape = tf.TensorShape([None, hp.n_head, None, hp.n_embd // hp.n_head])
 
         def body(i, keys, values, prev, ended, output):
-            logits, keys, values = forward.step(tf, model, hp, weights, prev, keys, values)
+            logits, keys, values = forward.step(tf, model, hp, weights, prev, keys, values, first + i)
             token = draw(logits, i)
             # a list, as loop_vars is: with maximum_iterations a TF1 loop compares the structures
             return [i + 1, keys, values, token, ended | tf.equal(token, eot), tf.concat([output, token[:, tf.newaxis]], axis=1)]
