@@ -190,7 +190,8 @@ def cmd_generate(args) -> int:
         log.info("nothing to do: every passage already holds its samples for %s, %s recipe, these parameters (--force to redo)", request.model, request.recipe)
         return 0
     log.info("loading %s (%s recipe) for %d passage(s) ...", folder, request.recipe, len(todo))
-    engine = open_engine(folder, request.recipe, max_finetune_steps=request.params.finetune_steps, window=request.params.train_on == "window")
+    engine = open_engine(folder, request.recipe, max_finetune_steps=request.params.finetune_steps, window=request.params.train_on == "window",
+                         samples=request.samples, length=request.params.length)
     try:
         summary = run(essays, _layout(args).samples, engine, request.model, fp, request, progress=not args.quiet, todo=todo)
     finally:

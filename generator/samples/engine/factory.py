@@ -46,8 +46,12 @@ def model_view(folder: Path, request: Request) -> ModelView:
     return ModelView(request.recipe, get_encoder(folder).encode, context_for(request.recipe, hp.n_ctx))
 
 
-def open_engine(folder: Path, recipe: str, *, max_finetune_steps: int = 1, window: bool = False) -> Engine:
-    """Load the model into the recipe's engine (this imports TensorFlow)."""
+def open_engine(folder: Path, recipe: str, *, max_finetune_steps: int = 1, window: bool = False, samples: int = 10, length: int = 100) -> Engine:
+    """Load the model into the recipe's engine (this imports TensorFlow), once ``footprint``
+    finds the memory for it (``samples`` x ``length``: the largest batch it will draw)."""
+    from .footprint import check
+
+    check(folder, recipe, window=window, max_finetune_steps=max_finetune_steps, samples=samples, length=length)
     if recipe == "seed":
         from .seed import SeedEngine
 

@@ -1,0 +1,104 @@
+"""How much memory a recipe needs on a model, and a refusal, before anything loads, where the
+machine cannot give it.
+
+The figures are estimates from the model's shape, fitted to peaks measured on this project's
+machine (``bench/memory.py``, ``bench/generation.py``; the README has the table):
+
+* every engine: TensorFlow and its runtime, about 1 GB, and the weights (``W``);
+* the fast recipe: the keys and values the sampler keeps (layers x 2 x samples x
+  positions x width x 4 bytes) and about 0.15 W of the fine-tune's activations and of the
+  allocator's slack; more than one fine-tune step keeps Adam's two slots (2 W);
+* training on 1024-token windows (``train_on = window``, and every seed run): the
+  summed gradients (W, and the step's own W) and the activations of a 1024-token window, per
+  layer about 1024 x 4 bytes x (26 x width + 5 x heads x 1024): the attention's
+  1024 x 1024 scores per head are what grows with the model;
+* the seed recipe, gpt-2-simple's ``finetune()``: Adam's slots, the accumulated gradients,
+  the gradients themselves and the copy its ``save`` reads beside the weights (6 W in all),
+  the same window activations and its sampler's keys and values.
+
+On 124M's shape these give 1.7 GB (fast; 1.63 GB measured for a 3-passage essay), 6.8 GB
+(fast, window; 6.8 GB measured) and 8.3 GB (seed; 8.2 GB measured). ``VSR_MEMORY_CHECK=off``
+skips the check (a machine with swap to spare, say).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import InputError
+from .checkpoint import Hparams
+
+GB = 10**9
+RUNTIME = 1.0 * GB  # TensorFlow, the graph, the runtime's own buffers
+WINDOW = 1024  # gpt-2-simple's training window
+PROMPT = 100  # positions the sampler's cache is counted for beyond the sample: a passage of three long sentences
+
+
+@dataclass(frozen=True)
+class Need:
+    total: int  # bytes
+    parts: dict[str, int]
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} {size / GB:.1f} GB" for name, size in self.parts.items() if size >= 0.05 * GB)
+
+
+def window_activations(hp: Hparams) -> int:
+    """What one 1024-token window's forward pass keeps for the backward one."""
+    return hp.n_layer * WINDOW * 4 * (26 * hp.n_embd + 5 * hp.n_head * WINDOW)
+
+
+def need(hp: Hparams, recipe: str, *, window: bool = False, max_finetune_steps: int = 1, samples: int = 10, length: int = 100) -> Need:
+    """The peak a recipe's engine should reach on a model of shape ``hp``."""
+    w = hp.weight_bytes
+    cache = hp.n_layer * 2 * samples * min(hp.n_ctx, PROMPT + length) * hp.n_embd * 4
+    if recipe == "seed":
+        parts = {"runtime": RUNTIME, "weights": w, "Adam's slots, gradients, their sums and the saved copy": 5 * w,
+                 "a training window's activations": window_activations(hp), "keys and values": cache}
+    else:
+        parts = {"runtime": RUNTIME, "weights": w, "fine-tune and slack": int(0.15 * w), "keys and values": cache}
+        if max_finetune_steps > 1:
+            parts["Adam's slots"] = 2 * w
+        if window:
+            parts["summed gradients"] = 2 * w
+            parts["a training window's activations"] = window_activations(hp)
+    return Need(sum(parts.values()), parts)
+
+
+def available() -> tuple[int, int]:
+    """(total, available now) memory of this machine, in bytes, from /proc/meminfo."""
+    fields = {}
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                name, _, rest = line.partition(":")
+                fields[name] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    return fields.get("MemTotal", 0), fields.get("MemAvailable", fields.get("MemFree", 0))
+
+
+def check(folder: Path, recipe: str, **shape) -> None:
+    """Refuse, before TensorFlow loads, a recipe this machine has not the memory for."""
+    if os.environ.get("VSR_MEMORY_CHECK", "").lower() in ("off", "0", "no"):
+        return
+    total, free = available()
+    if not free:
+        return  # not Linux: nothing to go by
+    hp = Hparams.read(folder)
+    needed = need(hp, recipe, **shape)
+    if needed.total <= free:
+        return
+    what = f"the {recipe} recipe" + (" training on 1024-token windows" if shape.get("window") or recipe == "seed" else "")
+    hint = ""
+    if recipe == "seed" or shape.get("window"):
+        lean = need(hp, "fast", samples=shape.get("samples", 10), length=shape.get("length", 100))
+        hint = f" The fast recipe training on the passage (the default) needs about {lean.total / GB:.1f} GB here."
+    raise InputError(
+        folder,
+        f"{what} needs about {needed.total / GB:.1f} GB of memory on this model ({needed.describe()}); "
+        f"this machine has {free / GB:.1f} GB available of {total / GB:.1f} GB.{hint} "
+        "(VSR_MEMORY_CHECK=off tries anyway.)",
+    )
