@@ -26,6 +26,19 @@ run from a worktree with this script) and after, in one session:
 | 774M  | 2.88 | 4.60 | 7.79 | 4.26 | 4.86 | 4.99 |
 | 1558M | 5.80 | 8.25 | 14.46 | 7.56 | 8.51 | 8.78 |
 
+Later the same day, with the embeddings' dense gradient made block by block
+inside their update, every restore taking over the memory it read into, and
+the sampler's keys and values allocated once at their final size and written
+in place (the same bits), 355M's phases were 2.22 / 2.59 / 2.67 GiB
+(restore / fine-tune / sample), against 2.46 / 2.60 / 2.86 before them.
+The whole command (``--command --passages 3``; GB = 10**9 bytes, the budget
+in brackets): 124M 1.63 (1.62), 355M 3.01 (2.77), 774M 5.23 (4.87), 1558M
+9.15 (8.79); 124M and 355M before the engine went to two malloc arenas. What keeps them over is TensorFlow's CPU allocator: it never
+gives memory back, and the memory it has once touched for the fine-tune's
+activations (0.37 GiB on 355M for a live peak of 0.18) is not all reused by
+the sampler's keys and values; then the graph and its executors (0.3-0.5
+GiB) and TensorFlow itself (0.57 GiB).
+
 Before, the second restore read every weight beside the variables (the
 restore phase alone went 7.83 -> 13.45 on 1558M) and each step's updates
 waited for every gradient, and TensorFlow summed the embeddings' gradient

@@ -17,6 +17,9 @@ sys.path.insert(0, str(ROOT))
 # own, never the user's ~/.cache; engine processes the tests start inherit it.
 GRAPH_CACHE = Path(tempfile.mkdtemp(prefix="vsr-test-cache-"))
 os.environ["VSR_GRAPH_CACHE"] = str(GRAPH_CACHE)
+# The engines here are tiny: the memory check (engine/footprint.py) would only refuse them on a
+# machine short of free memory for a moment; tests/test_footprint.py turns it back on for itself.
+os.environ["VSR_MEMORY_CHECK"] = "off"
 
 
 def pytest_unconfigure(config):

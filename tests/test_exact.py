@@ -102,9 +102,45 @@ def test_the_step_never_computes_a_tensor_of_the_embeddings_size(models, monkeyp
                 and any(t.shape.is_fully_defined() and t.shape.as_list() == wte.shape.as_list() for t in op.outputs)]
         assert not full, full
         assert len(writes) > 10  # the embeddings are updated, block by block
-        e.generate(PROMPT, PROD, 2)  # and the graph runs
+        # and every block's rows move as the whole gradient says, bit for bit
+        from generator.samples.engine.adam import BETA2, EPSILON
+
+        e.reset()
+        base = weights(e)
+        grads = e.sess.run(e.adam.grads, {e.tokens: [e.encode(PROMPT)]})
+        lr, eps = np.float32(PROD.learning_rate), np.float32(EPSILON / (1 - BETA2) ** 0.5)
+        e.generate(PROMPT, PROD, 2)
+        assert all(np.array_equal(a, w - lr * (g / (np.abs(g) + eps))) for a, w, g in zip(weights(e), base, grads))
     finally:
         e.close()
+
+
+def test_the_split_gradient_is_tensorflows_gradient_bit_for_bit(models):
+    """``adam.gradients`` takes the loss's gradient in two parts (the logits', then from h down);
+    every weight's gradient is the one ``tf.gradients`` of the whole loss gives, bit for bit."""
+    from generator.samples.engine import adam, forward
+    from generator.samples.engine.checkpoint import Hparams
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    from gpt_2_simple.src import model
+
+    v1 = tf.compat.v1
+    hp = model.default_hparams()
+    hp.override_from_dict(Hparams.read(models / "tiny").as_dict())
+    graph = tf.Graph()
+    with graph.as_default(), v1.variable_scope(v1.get_variable_scope(), use_resource=False):
+        tokens = v1.placeholder(tf.int32, [1, None])
+        loss, output = forward.training_loss(tf, model, hp, tokens)
+        ws = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
+        split, parts = adam.gradients(tf, loss, ws, output)
+        whole = [tf.convert_to_tensor(g) for g in tf.gradients(ys=loss, xs=ws, gate_gradients=True)]
+        saver = v1.train.Saver(ws)
+    assert sum(p is not None for p in parts) == 1  # the embeddings, and only they, come in parts
+    with v1.Session(graph=graph) as sess:
+        saver.restore(sess, str(models / "tiny" / "model.ckpt"))
+        a, b = sess.run((split, whole), {tokens: [[5, 80, 17, 300, 2, 41, 9, 120, 33, 7]]})
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 def test_one_step_equals_gradients_then_updates_in_separate_runs(single):

@@ -129,6 +129,8 @@ def gradients(tf, loss, weights, output=None) -> tuple[list, list]:
     if output.type != "MatMul" or output.get_attr("transpose_a") or not output.get_attr("transpose_b"):
         raise ValueError(f"{output.name}: the output layer is MatMul(h, wte, transpose_b=True)")
     h, embeddings = output.inputs
+    if [op.name for op in h.consumers()] != [output.name]:
+        raise ValueError(f"{h.name} feeds more than the output layer: its gradient would not all come through {output.name}")
     logits_grad = tf.gradients(ys=loss, xs=[output.outputs[0]], **gate)[0]
     h_grad = tf.raw_ops.MatMul(a=logits_grad, b=embeddings, grad_a=True)  # TensorFlow's MatMul gradient for h
     grads = [tf.convert_to_tensor(g) for g in tf.gradients(ys=h, xs=weights, grad_ys=h_grad, **gate)]

@@ -175,6 +175,7 @@ class FastEngine:
     def _restore_base(self) -> None:
         """The checkpoint's weights, bit for bit, and fresh Adam slots."""
         start = time.perf_counter()
+        self._tuned = True  # until the restore is through: one that fails halfway leaves a variable empty, to restore again
         self.sess.run(self.restore, {self.checkpoint_path: self.checkpoint})
         self.sess.run(self.adam.reset_slots)
         self._tuned = False  # the weights are the base model's
