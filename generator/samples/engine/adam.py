@@ -36,7 +36,7 @@ BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # tf.compat.v1.train.AdamOptimizer's d
 
 class Adam(graph_cache.Kept):
     def __init__(self, tf, loss, weights, *, max_steps: int = 1, accumulate: bool = False, output=None):
-        """``output``: the output layer's ``MatMul(h, wte, transpose_b=True)`` (``forward.output_matmul``),
+        """``output``: the output layer's ``MatMul(h, wte, transpose_b=True)`` (from ``forward.training_loss``),
         whose gradient for ``wte`` the one-step update then computes block by block (``gradients``)."""
         v1 = tf.compat.v1
         self.lr = v1.placeholder(tf.float32, [], name="learning_rate")

@@ -16,8 +16,8 @@ machine (``bench/memory.py``, ``bench/generation.py``; the README has the table)
   the gradients themselves and the copy its ``save`` reads beside the weights (6 W in all),
   the same window activations and its sampler's keys and values.
 
-On 124M's shape these give 1.7 GB (fast; 1.63 GB measured for a 3-passage essay), 6.8 GB
-(fast, window; 6.8 GB measured) and 8.3 GB (seed; 8.2 GB measured). ``VSR_MEMORY_CHECK=off``
+On 124M's shape these give 1.7 GB (fast; 1.63 GB measured for a 3-passage essay), 6.7 GB
+(fast, window; 6.8 GB measured) and 8.1 GB (seed; 8.2 GB measured). ``VSR_MEMORY_CHECK=off``
 skips the check (a machine with swap to spare, say).
 """
 
@@ -29,10 +29,10 @@ from pathlib import Path
 
 from ...errors import InputError
 from .checkpoint import Hparams
+from .windows import WINDOW
 
 GB = 10**9
 RUNTIME = 1.0 * GB  # TensorFlow, the graph, the runtime's own buffers
-WINDOW = 1024  # gpt-2-simple's training window
 PROMPT = 100  # positions the sampler's cache is counted for beyond the sample: a passage of three long sentences
 
 

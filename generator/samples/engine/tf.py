@@ -30,10 +30,11 @@ def _native_stderr_silenced():
 
 def _fewer_malloc_arenas(arenas: int = 2) -> None:
     """glibc gives each thread that allocates its own arena of heap, up to eight per core, and
-    keeps what each arena once held: TensorFlow's threads (the runtime's small allocations;
-    its tensors have an allocator of their own) so kept 60-190 MB more than two arenas do on
-    2 cores (355M's and 1558M's shapes). Set before TensorFlow starts a thread; a C library
-    other than glibc is left alone, and so is a MALLOC_ARENA_MAX the user set."""
+    keeps what each arena once held (TensorFlow's runtime allocates its small things there;
+    its tensors have an allocator of their own). Two arenas took 0.03-0.05 GB off the peak
+    on 355M's, 774M's and 1558M's shapes, 2 cores (bench/memory.py). Set before TensorFlow
+    starts a thread; a C library other than glibc is left alone, and so is a
+    MALLOC_ARENA_MAX the user set."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return
     try:
