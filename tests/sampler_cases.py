@@ -1,6 +1,7 @@
 """The cases of tests/fixtures/sampler_samples.json: samples the sampler drew on the tiny test
-checkpoint before it was rewritten for speed, so a change that alters the exhibit's samples
-fails. `python -m tests.sampler_cases MODEL_FOLDER` records them again (only ever on purpose)."""
+checkpoint, with the engine version that drew them, so a change that alters the samples without
+a new engine version fails. `python -m tests.sampler_cases MODEL_FOLDER` records them again
+(only ever on purpose: with a new version in ``engine/common.py``)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ if __name__ == "__main__":
 
     folder = Path(sys.argv[1])
     engine = FastEngine(folder)
-    doc = {"model_fingerprint": fingerprint(folder), "platform": this_machine(engine.platform.threads).as_dict(), "cases": draw(engine)}
+    doc = {"model_fingerprint": fingerprint(folder), "platform": this_machine(engine.platform.threads).as_dict(),
+           "engine": engine.version, "cases": draw(engine)}
     FIXTURE.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {FIXTURE}")

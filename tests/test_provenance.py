@@ -116,20 +116,21 @@ def test_a_run_of_an_older_engine_version_is_kept_noted_and_never_replaced(exhib
     path = exhibit / "samples" / "beta.json"
     cache, _ = load_cache(path, "beta")
     (entry,) = cache.passages.values()
-    assert [r.engine for r in entry.runs] == [common.VERSIONS["fast"]] * len(entry.runs) and '"engine": 1' in path.read_text()
-    # as if version 1 had drawn other bits than the version to come
-    old = dataclasses.replace(entry.runs[0], samples=tuple(s + " (version 1)" for s in entry.runs[0].samples))
+    now = common.VERSIONS["fast"]
+    assert [r.engine for r in entry.runs] == [now] * len(entry.runs) and f'"engine": {now}' in path.read_text()
+    # as if this version had drawn other bits than the version to come
+    old = dataclasses.replace(entry.runs[0], samples=tuple(s + f" (version {now})" for s in entry.runs[0].samples))
     entry.runs = [old]
     atomic_write_text(path, dump_cache(cache))
 
-    monkeypatch.setitem(common.VERSIONS, "fast", 2)
-    monkeypatch.setattr(FastEngine, "version", 2)
+    monkeypatch.setitem(common.VERSIONS, "fast", now + 1)
+    monkeypatch.setattr(FastEngine, "version", now + 1)
     capsys.readouterr()
     assert run_cli("check", "--content", str(exhibit), "--models-dir", str(models)) == 0
     beta = [line for line in capsys.readouterr().err.splitlines() if "beta.json" in line]
-    assert len(beta) == 1 and "1 run(s) were made by version 1 of the fast engine, this one is version 2" in beta[0]
+    assert len(beta) == 1 and f"1 run(s) were made by version {now} of the fast engine, this one is version {now + 1}" in beta[0]
     assert run_cli(*args, "--force") == 0
     cache, _ = load_cache(path, "beta")
     (entry,) = cache.passages.values()
-    assert entry.runs[0] == old and entry.runs[0].id == old.id and entry.runs[0].engine == 1  # kept, as it was
-    assert [r.engine for r in entry.runs[1:]] == [2] * (len(entry.runs) - 1) and entry.runs[1].id != old.id
+    assert entry.runs[0] == old and entry.runs[0].id == old.id and entry.runs[0].engine == now  # kept, as it was
+    assert [r.engine for r in entry.runs[1:]] == [now + 1] * (len(entry.runs) - 1) and entry.runs[1].id != old.id

@@ -5,9 +5,10 @@ The figures are estimates from the model's shape, fitted to peaks measured on th
 machine (``bench/memory.py``, ``bench/generation.py``; the README has the table):
 
 * every engine: TensorFlow and its runtime, about 1 GB, and the weights (``W``);
-* the fast recipe: the keys and values the sampler keeps (layers x 2 x samples x
-  positions x width x 4 bytes) and about 0.15 W of the fine-tune's activations and of the
-  allocator's slack; more than one fine-tune step keeps Adam's two slots (2 W);
+* the fast recipe: the keys and values the sampler keeps (layers x 2 x width x 4 bytes, for
+  every sample's drawn positions and once for the prompt's) and about 0.15 W of the
+  fine-tune's activations and of the allocator's slack; more than one fine-tune step keeps
+  Adam's two slots (2 W);
 * training on 1024-token windows (``train_on = window``, and every seed run): the
   summed gradients (W, and the step's own W) and the activations of a 1024-token window, per
   layer about 1024 x 4 bytes x (26 x width + 5 x heads x 1024): the attention's
@@ -33,7 +34,7 @@ from .windows import WINDOW
 
 GB = 10**9
 RUNTIME = 1.0 * GB  # TensorFlow, the graph, the runtime's own buffers
-PROMPT = 100  # positions the sampler's cache is counted for beyond the sample: a passage of three long sentences
+PROMPT = 100  # the prompt's positions the caches are counted for: a passage of three long sentences
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,12 @@ def window_activations(hp: Hparams) -> int:
 def need(hp: Hparams, recipe: str, *, window: bool = False, max_finetune_steps: int = 1, samples: int = 10, length: int = 100) -> Need:
     """The peak a recipe's engine should reach on a model of shape ``hp``."""
     w = hp.weight_bytes
-    cache = hp.n_layer * 2 * samples * min(hp.n_ctx, PROMPT + length) * hp.n_embd * 4
-    if recipe == "seed":
+    if recipe == "seed":  # the library's sampler: every row keeps the prompt's keys and values too
+        cache = hp.n_layer * 2 * samples * min(hp.n_ctx, PROMPT + length) * hp.n_embd * 4
         parts = {"runtime": RUNTIME, "weights": w, "Adam's slots, gradients, their sums and the saved copy": 5 * w,
                  "a training window's activations": window_activations(hp), "keys and values": cache}
-    else:
+    else:  # ours: the prompt's once, shared by the rows (``forward.step``)
+        cache = hp.n_layer * 2 * (samples * length + min(hp.n_ctx, PROMPT)) * hp.n_embd * 4
         parts = {"runtime": RUNTIME, "weights": w, "fine-tune and slack": int(0.15 * w), "keys and values": cache}
         if max_finetune_steps > 1:
             parts["Adam's slots"] = 2 * w

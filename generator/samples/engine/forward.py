@@ -1,45 +1,48 @@
 """GPT-2's forward pass, from gpt-2-simple's own model blocks: the training loss, the prompt pass
 and one sampling step.
 
-``model.model`` (the library's, unchanged) gives the loss over a passage. For
-sampling, ``prompt`` runs the library's blocks over the prompt (causal mask and
-all) and keeps each layer's keys and values; ``step`` then adds one token at a
-time. The step applies the same operations, in the same order, as the
-library's ``attn`` with ``past``, so its logits are bit for bit the library's.
-It leaves out only what costs time and changes no bit:
+``model.model`` (the library's, unchanged) gives the loss over a passage, and ``prompt``
+runs the library's blocks over the prompt (causal mask and all), keeping each layer's keys
+and values. ``step`` then adds one token a row at a time. It computes what the library's
+``attn`` with ``past`` computes, in another order where that saves memory traffic, so its
+logits are the library's within rounding (a test holds every logit within 1e-5 of its row's
+largest, at every step; they differ by about 4e-7 on the tiny checkpoint). Engine version 2;
+version 1 was the library's bit for bit, and 1.58x its floor on 124M's shape against 1.34x.
+What it does otherwise, and why:
 
-* the library stacks K and V into one ``present``, unstacks ``past`` again and
-  concatenates each, and a caller concatenates past and present once more: three
-  copies of the whole cache per layer per token, each a new tensor a little larger
-  than the last. Here K and V are separate buffers, each allocated once for the
-  whole run (``cache_buffers``: every position the run can reach) and written one
-  position a step, in place (``InplaceUpdate``). The attention reads the positions
-  written so far: the same tensor, element for element, that the library's
-  concatenation makes.
-  So the memory the cache takes is its final size, once, where growing tensors
-  left freed pieces too small for the next step's (sampling's peak on 355M's
-  shape, 10 samples: 2.86 GiB before, 2.70 after).
-* a single new token may attend to every position, so the causal mask is all
-  ones, and ``w*1 - 1e10*0`` is ``w`` exactly: the step skips it.
-* a row is ``[batch, n_embd]``, not the library's ``[batch, 1, n_embd]``: its
-  reshapes and transposes around a length-1 axis move no number, and the
-  kernels' shapes are ``conv1d``'s own. Each ``conv1d`` kernel is reshaped once,
-  outside the sampling loop (``step_weights``). Together about a thousand
-  small operations fewer per token.
-* the output layer is the library's ``matmul(h, wte, transpose_b=True)``, cut
-  along the vocabulary into blocks of about 4 MB (``vocab_blocks``), one matmul
-  each. Each logit is still a dot product over ``n_embd``, and on this project's
-  machine the kernels sum it in the same order whatever the number of columns,
-  so the bits are the library's (a test checks every logit at 124M's and 355M's
-  width, at batch 1, 3 and 10, on the machine it runs on); but each block's packed copy stays
-  in the CPU's cache, where the whole ``[n_vocab, n_embd]`` operand (154 MB for
-  124M) went through memory twice: 28 ms a step became 15 ms on this project's
-  machine, as fast as a transposed copy of ``wte``, which would cost 154 MB
-  more and, on this project's AVX-512 machine, differed from the library's
-  logits in the last bit.
+* the prompt's keys and values are read by every row from one copy, [1, heads, positions,
+  features], broadcast by the matmuls; the library tiles them for the batch. The prompt's
+  part and the drawn part of each score row are computed apart and joined for one softmax,
+  and the weighted sum is taken in the same two parts.
+* the drawn tokens' keys and values go in buffers of their own, [batch, heads, positions,
+  features], written one position a step in place (``InplaceUpdate``); every ``GROW``
+  steps the sampler pads them with room for ``GROW`` more (``grown``). The attention reads
+  the whole buffer, with the positions not yet written masked out as the library masks the
+  future (about -1e10 before the softmax: a weight of 0). A slice of what was written
+  would be a copy of it, every layer, every token; a buffer for the whole run would be
+  read whole from the first token on.
+* GELU's cube is ``x * x * x``, not ``tf.pow``: an eighth of the step's time that is not a
+  matmul. The softmax is TensorFlow's one kernel, where the library writes it in four.
+* a single new token may attend to every earlier position, so no causal mask is built.
+* a row is ``[batch, n_embd]``, not ``[batch, 1, n_embd]``, and each ``conv1d`` kernel is
+  reshaped once, outside the sampling loop (``step_weights``): about a thousand small
+  operations fewer per token.
+* the output layer is the library's ``matmul(h, wte, transpose_b=True)``, cut along the
+  vocabulary into blocks of about 4 MB (``vocab_blocks``), one matmul each: each logit is
+  still one dot product over ``n_embd``, summed in the library's order on this project's
+  machine (a test checks every logit at 124M's and 355M's width), and each block's packed
+  copy stays in the CPU's cache, where the whole ``[n_vocab, n_embd]`` operand went through
+  memory twice: 28 ms a step became 15 ms on 124M, as fast as a transposed copy of ``wte``,
+  which would cost its size again.
+
+Measured and left out: TensorFlow's fused matmul with the bias, the residual and GELU
+(``_FusedMatMul``, what its graph optimizer makes of these patterns): slower here (6.95 s
+against 6.7 s for 124M's sampler), and not every device has every fusion.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 VOCAB_BLOCK_BYTES = 4 << 20
 
@@ -117,53 +120,80 @@ def _norm(tf, x, gain_bias, epsilon=1e-5):
     return (x - u) * tf.math.rsqrt(s + epsilon) * g + b
 
 
-def cache_buffers(tf, prompt_cache: list, batch, length) -> list:
-    """Each layer's prompt keys (or values) [1, heads, n, features], with room for ``length``
-    more positions, repeated for the ``batch``: the buffers ``step`` writes into."""
-    return [tf.tile(tf.pad(c, [[0, 0], [0, 0], [0, length], [0, 0]]), [batch, 1, 1, 1]) for c in prompt_cache]
+def generated_buffers(tf, hp, batch, length) -> list:
+    """Each layer's keys (or values) for the tokens the run feeds, [batch, heads, length,
+    features], zeros until ``step`` writes them: the buffers it writes into.
+
+    ``Empty``, not ``zeros``: ``step`` writes into them in place, so each must be a tensor of
+    its own, and TensorFlow's graph optimizer merges ops that compute the same thing (two
+    ``zeros`` of one shape would be one buffer, every layer's keys written over each other's).
+    ``Empty`` is exempt, made for this."""
+    shape = tf.stack([batch, hp.n_head, length, hp.n_embd // hp.n_head])
+    return [tf.raw_ops.Empty(shape=shape, dtype=tf.float32, init=True) for _ in range(hp.n_layer)]
 
 
-def step(tf, model, hp, weights: dict, tokens, keys, values, position):
-    """One token per row, ``tokens`` [batch], at ``position`` (a scalar: the positions before
-    it are filled): the logits [batch, vocab], and ``keys`` and ``values`` (``cache_buffers``,
-    [batch, heads, positions, features] each) with this token's written at ``position``, in
-    place. ``weights``: ``step_weights``.
+GROW = 16  # positions the buffers grow by at a time
+
+
+def grown(tf, buffers: list, positions: int = GROW) -> list:
+    """Each buffer with ``positions`` more, zeros: a new tensor each (``Pad`` writes a fresh one)."""
+    return [tf.pad(b, [[0, 0], [0, 0], [0, positions], [0, 0]]) for b in buffers]
+
+
+def gelu(tf, x):
+    """The library's GELU with its cube as ``x * x * x``: ``tf.pow`` is an eighth of the
+    step's time that is not a matmul, and not correctly rounded either."""
+    return 0.5 * x * (1 + tf.tanh(GELU_SCALE * (x + 0.044715 * (x * x * x))))
+
+
+GELU_SCALE = float(np.sqrt(2 / np.pi))  # the library's np.sqrt(2/np.pi), the same float32 when it meets x
+
+
+def step(tf, hp, weights: dict, tokens, past, keys, values, i):
+    """The ``i``-th token the run feeds, one per row (``tokens`` [batch]): the logits
+    [batch, vocab], and ``keys`` and ``values`` (``generated_buffers``) with this token's
+    written at ``i``, in place. ``past``: the prompt's keys and values (``prompt``), read by
+    every row. ``weights``: ``step_weights``.
 
     ``InplaceUpdate`` writes into its input's memory whatever else holds it, so a buffer
-    must have no reader but its own next write: here, the attention reads the positions
-    written so far (a copy) before the logits, and the next step's write waits for the
-    token drawn from them."""
+    must have no reader but its own next write: here the attention reads it before the
+    logits, and the next step's write waits for the token drawn from them."""
     heads, nx = hp.n_head, hp.n_embd
     features = nx // heads
+    scale = tf.math.rsqrt(tf.cast(features, tf.float32))
+    prompt_keys, prompt_values = past
+    shape = tf.shape(keys[0])  # [batch, heads, length, features]
+    # a buffer seen as rows of features, [batch * heads * length, features]: this token's row of each (row, head)
+    at = tf.range(shape[0] * heads) * shape[2] + i
+    # added to the scores of the generated positions: 0 for those this token attends to (those
+    # before it, and itself), -1e10 for the rest, as the library masks the future: a score plus
+    # -1e10 is -1e10, whose weight is 0, and 0 times whatever the buffer holds there adds nothing
+    future = tf.where(tf.range(shape[2]) <= i, 0.0, -1e10)
+
+    def write(buffer, new):
+        rows = tf.raw_ops.InplaceUpdate(x=tf.reshape(buffer, [-1, features]), i=at, v=tf.reshape(new, [-1, features]))
+        return tf.reshape(rows, shape)
+
+    def attend(q, prompt_k, prompt_v, k, v):
+        """q [batch, heads, 1, features] against the prompt's keys ([1, heads, positions,
+        features]: one copy for every row, broadcast by the matmul) and the row's own generated
+        keys (every position of the buffer, those not yet written masked out)."""
+        on_prompt = tf.matmul(q, prompt_k, transpose_b=True) * scale
+        on_generated = tf.matmul(q, k, transpose_b=True) * scale + future
+        w = tf.nn.softmax(tf.concat([on_prompt, on_generated], axis=-1))
+        n = tf.shape(prompt_k)[2]
+        return tf.reshape(tf.matmul(w[..., :n], prompt_v) + tf.matmul(w[..., n:], v), [-1, nx])
 
     def dense(x, kernel_bias):
         return tf.matmul(x, kernel_bias[0]) + kernel_bias[1]
 
-    def split_heads(x):  # [batch, nx] -> [batch, heads, 1, features]: the same order in memory
-        return tf.reshape(x, [-1, heads, 1, features])
-
-    shape = tf.shape(keys[0])
-    # a buffer seen as rows of features, [batch * heads * positions, features]: this step's row of each (row, head)
-    at = tf.range(shape[0] * heads) * shape[2] + position
-
-    def written(buffer, new):
-        """``new`` [batch, heads, 1, features] written at ``position``, and every position so far:
-        the library's concatenated past and present, element for element."""
-        rows = tf.raw_ops.InplaceUpdate(x=tf.reshape(buffer, [-1, features]), i=at, v=tf.reshape(new, [-1, features]))
-        buffer = tf.reshape(rows, shape)
-        return buffer, buffer[:, :, : position + 1]
-
-    h = tf.gather(weights["wte"], tokens) + tf.gather(weights["wpe"], position)
+    h = tf.gather(weights["wte"], tokens) + tf.gather(weights["wpe"], tf.shape(prompt_keys[0])[2] + i)
     new_keys, new_values = [], []
     for layer, w in enumerate(weights["layers"]):
-        q, k, v = map(split_heads, tf.split(dense(_norm(tf, h, w["ln_1"]), w["c_attn"]), 3, axis=1))
-        key_buffer, k = written(keys[layer], k)
-        value_buffer, v = written(values[layer], v)
-        new_keys.append(key_buffer)
-        new_values.append(value_buffer)
-        scores = tf.matmul(q, k, transpose_b=True)
-        scores = scores * tf.math.rsqrt(tf.cast(features, scores.dtype))
-        a = tf.matmul(model.softmax(scores), v)
-        h = h + dense(tf.reshape(a, [-1, nx]), w["attn_proj"])
-        h = h + dense(model.gelu(dense(_norm(tf, h, w["ln_2"]), w["c_fc"])), w["mlp_proj"])
+        q, k, v = (tf.reshape(x, [-1, heads, 1, features]) for x in tf.split(dense(_norm(tf, h, w["ln_1"]), w["c_attn"]), 3, axis=1))
+        new_keys.append(write(keys[layer], k))
+        new_values.append(write(values[layer], v))
+        a = attend(q, prompt_keys[layer], prompt_values[layer], new_keys[layer], new_values[layer])
+        h = h + dense(a, w["attn_proj"])
+        h = h + dense(gelu(tf, dense(_norm(tf, h, w["ln_2"]), w["c_fc"])), w["mlp_proj"])
     return output_layer(tf, _norm(tf, h, weights["ln_f"]), weights["blocks"]), new_keys, new_values

@@ -1,9 +1,9 @@
 """gpt-2-simple's sample_sequence as one reusable graph, seeded and stateless.
 
 The sampling knobs are placeholders, so one graph serves every passage and
-every escalation rung. The prompt goes through the model once and its keys
-and values are tiled for the batch, in buffers with room for every token the
-run can draw (``forward.cache_buffers``); every draw is
+every escalation rung. The prompt goes through the model once, and every row
+reads its keys and values from that one copy; the tokens the run draws have
+theirs in buffers made once, with room for every one (``forward.step``); every draw is
 ``stateless_categorical`` seeded by (seed, prompt, step), so the same inputs
 and seed give the same samples whatever ran before. The loop stops when
 every row has written <|endoftext|>: what follows it is cut anyway, and the
@@ -64,17 +64,19 @@ class SamplerGraph(graph_cache.Kept):
             seed = self.seed + tf.stack([tf.constant(0, tf.int64), tf.cast(i, tf.int64)])
             return tf.random.stateless_categorical(filtered(logits / self.temperature), 1, seed=seed, dtype=tf.int32)[:, 0]
 
-        prompt_keys, prompt_values = forward.prompt(tf, model, hp, self.context[:, :-1])
+        past = forward.prompt(tf, model, hp, self.context[:, :-1])
         weights = forward.step_weights(tf, hp)  # shaped once, outside the loop
-        keys0 = forward.cache_buffers(tf, prompt_keys, self.batch, self.length)
-        values0 = forward.cache_buffers(tf, prompt_values, self.batch, self.length)
-        first = tf.shape(self.context)[1] - 1  # the position the prompt's last token takes
+        keys0 = forward.generated_buffers(tf, hp, self.batch, 0)
+        values0 = forward.generated_buffers(tf, hp, self.batch, 0)
         last = tf.tile(self.context[:, -1], [self.batch])
         eot = tf.constant(-1 if end_of_text is None else end_of_text, tf.int32)
         cache_shape = tf.TensorShape([None, hp.n_head, None, hp.n_embd // hp.n_head])
 
         def body(i, keys, values, prev, ended, output):
-            logits, keys, values = forward.step(tf, model, hp, weights, prev, keys, values, first + i)
+            # every GROW steps, room for GROW more tokens (the last step's room may go unused)
+            keys, values = tf.cond(tf.equal(i % forward.GROW, 0), lambda: (forward.grown(tf, keys), forward.grown(tf, values)),
+                                   lambda: (keys, values))
+            logits, keys, values = forward.step(tf, hp, weights, prev, past, keys, values, i)
             token = draw(logits, i)
             # a list, as loop_vars is: with maximum_iterations a TF1 loop compares the structures
             return [i + 1, keys, values, token, ended | tf.equal(token, eot), tf.concat([output, token[:, tf.newaxis]], axis=1)]
