@@ -141,6 +141,34 @@ whole command, 9.0 s a passage, peak RSS 2.20 GB and flat (2.05 GB after
 passage 1, 2.18 after 26, 2.20 after 50). The blocks share ``wte``'s memory
 and the kept graph holds no weights: the 4-passage peak is 2.18 GB as before.
 
+2026-12-06, engine version 2 (``engine/forward.py``; the bits may differ from
+version 1's, the logits stay within 1e-5 of the library's): the prompt's keys
+and values read once for every row, the drawn ones in buffers that grow 16
+positions at a time and are read whole with the future masked, GELU's cube as
+``x * x * x``. Same machine, `--rows passage`, 10 x 100 unless said:
+
+| shape | a passage: restore + fine-tune + sample | sampler / floor | passage / floor | peak RSS (GiB) |
+|---|---|---|---|---|
+| 124M | 0.30 + 0.75 + 7.28 s | 7.28 / 5.17 s = 1.41x (1.58x in v1) | 1.61x | 1.40 |
+| 355M | 0.92 + 2.32 + 20.25 s | 20.25 / 15.34 s = 1.32x | 1.53x | 2.63 |
+| 1558M | 4.00 + 10.07 + 73.39 s | 73.39 / 61.21 s = 1.20x (1.36x in v1) | 1.43x | 8.12 |
+
+More samples (`--samples N`, 124M, 2 passages): 20 samples 9.08 s of sampling
+(1.60x its floor at batch 20), 40 samples 12.58 s (1.83x), peak 1.53 and 1.77
+GiB; before, 10.3 and 14.2 s, 1.75 and 2.19. 1558M, 20 samples, on a slower hour (restore
+6.15 s and fine-tune 12.31 s against 4.00 and 10.07): 112.46 s of sampling
+against a floor of 87.73 s at batch 20, 1.28x, peak 8.94 GiB. 40 samples on
+1558M were not measured again (version 1: 133.0 s, 13.32 GiB). Where 124M's sampler still goes
+(a traced run): the weights' matmuls are 69% of the op time, and they run
+slower in the sampler than in the floor's loop, which reads nothing else (the
+machine's 480 MiB L3 holds most of 124M's 500 MB of weights); the attention's
+four small batched matmuls a layer 10% (oneDNN takes 50-300 us for each,
+about 15 GB/s over what they read); adds, muls and the norms 10%; the draw 2%.
+TensorFlow's ``_FusedMatMul`` (bias, residual and GELU in the matmul, as its
+graph optimizer fuses them) was slower than the plain matmuls here, and the
+prompt's scores per head through transposes saved 10-25% of one of the four
+matmuls: neither is in.
+
 No GPU was lent to the sessions that measured this: ``bench/device.sh`` is
 ready for one and has not run yet.
 """

@@ -39,6 +39,13 @@ activations (0.37 GiB on 355M for a live peak of 0.18) is not all reused by
 the sampler's keys and values; then the graph and its executors (0.3-0.5
 GiB) and TensorFlow itself (0.57 GiB).
 
+2026-12-06, engine version 2 (the sampler keeps the prompt's keys and values
+once for all the samples, and each sample's in buffers that grow as it is
+drawn), the whole command again, GB (budget): 124M 1.54 (1.62), 355M 2.93
+(2.77), 774M 5.13 (4.87), 1558M 9.05 (8.79), the graph built or kept within
+0.01 GB. 124M is within its budget; on the larger sizes the fine-tune's
+phase is now the peak.
+
 Before, the second restore read every weight beside the variables (the
 restore phase alone went 7.83 -> 13.45 on 1558M) and each step's updates
 waited for every gradient, and TensorFlow summed the embeddings' gradient

@@ -17,7 +17,7 @@ machine (``bench/memory.py``, ``bench/generation.py``; the README has the table)
   the gradients themselves and the copy its ``save`` reads beside the weights (6 W in all),
   the same window activations and its sampler's keys and values.
 
-On 124M's shape these give 1.7 GB (fast; 1.63 GB measured for a 3-passage essay), 6.7 GB
+On 124M's shape these give 1.65 GB (fast; 1.54 GB measured for a 3-passage essay), 6.7 GB
 (fast, window; 6.8 GB measured) and 8.1 GB (seed; 8.2 GB measured). ``VSR_MEMORY_CHECK=off``
 skips the check (a machine with swap to spare, say).
 """

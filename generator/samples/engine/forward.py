@@ -7,8 +7,9 @@ and values. ``step`` then adds one token a row at a time. It computes what the l
 ``attn`` with ``past`` computes, in another order where that saves memory traffic, so its
 logits are the library's within rounding (a test holds every logit within 1e-5 of its row's
 largest, at every step; they differ by about 4e-7 on the tiny checkpoint). Engine version 2;
-version 1 was the library's bit for bit, and 1.58x its floor on 124M's shape against 1.34x.
-What it does otherwise, and why:
+version 1 was the library's bit for bit, and its sampler 1.58x its floor on 124M's shape and
+1.36x on 1558M's, against 1.41x and 1.20x now (``bench/generation.py``). What it does
+otherwise, and why:
 
 * the prompt's keys and values are read by every row from one copy, [1, heads, positions,
   features], broadcast by the matmuls; the library tiles them for the batch. The prompt's
@@ -36,8 +37,9 @@ What it does otherwise, and why:
   which would cost its size again.
 
 Measured and left out: TensorFlow's fused matmul with the bias, the residual and GELU
-(``_FusedMatMul``, what its graph optimizer makes of these patterns): slower here (6.95 s
-against 6.7 s for 124M's sampler), and not every device has every fusion.
+(``_FusedMatMul``, what its graph optimizer makes of these patterns): slower than the plain
+matmuls here (124M's sampler, in one session: 6.95 s against 6.6-6.8 s), and not every
+device has every fusion.
 """
 
 from __future__ import annotations
