@@ -43,8 +43,9 @@ GiB) and TensorFlow itself (0.57 GiB).
 once for all the samples, and each sample's in buffers that grow as it is
 drawn), the whole command again, GB (budget): 124M 1.54 (1.62), 355M 2.93
 (2.77), 774M 5.13 (4.87), 1558M 9.05 (8.79), the graph built or kept within
-0.01 GB. 124M is within its budget; on the larger sizes the fine-tune's
-phase is now the peak.
+0.01 GB. 124M is within its budget. 355M's phases (``--passages 2``, GB):
+restore 2.38, fine-tune 2.73, sample 2.79, against 2.38 / 2.78 / 2.87 before:
+sampling is still the peak, by 0.06 GB over the fine-tune.
 
 Before, the second restore read every weight beside the variables (the
 restore phase alone went 7.83 -> 13.45 on 1558M) and each step's updates
