@@ -6,7 +6,7 @@ machine (``bench/memory.py``, ``bench/generation.py``; the README has the table)
 
 * every engine: TensorFlow and its runtime, about 1 GB, and the weights (``W``);
 * the fast recipe: the keys and values the sampler keeps (layers x 2 x width x 4 bytes, for
-  every sample's drawn positions and once for the prompt's) and about 0.15 W of the
+  every sample's drawn positions and once for the prompt's) and about 0.22 W of the
   fine-tune's activations and of the allocator's slack; more than one fine-tune step keeps
   Adam's two slots (2 W);
 * training on 1024-token windows (``train_on = window``, and every seed run): the
@@ -17,7 +17,8 @@ machine (``bench/memory.py``, ``bench/generation.py``; the README has the table)
   the gradients themselves and the copy its ``save`` reads beside the weights (6 W in all),
   the same window activations and its sampler's keys and values.
 
-On 124M's shape these give 1.65 GB (fast; 1.54 GB measured for a 3-passage essay), 6.7 GB
+On 124M's shape these give 1.7 GB (fast; 1.54 GB measured for a 3-passage essay; 355M, 774M
+and 1558M: 2.97, 5.23 and 9.35 GB against 2.93, 5.13 and 9.05 measured), 6.7 GB
 (fast, window; 6.8 GB measured) and 8.1 GB (seed; 8.2 GB measured). ``VSR_MEMORY_CHECK=off``
 skips the check (a machine with swap to spare, say).
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from .checkpoint import Hparams
+from .forward import GROW
 from .windows import WINDOW
 
 GB = 10**9
@@ -59,8 +61,9 @@ def need(hp: Hparams, recipe: str, *, window: bool = False, max_finetune_steps: 
         parts = {"runtime": RUNTIME, "weights": w, "Adam's slots, gradients, their sums and the saved copy": 5 * w,
                  "a training window's activations": window_activations(hp), "keys and values": cache}
     else:  # ours: the prompt's once, shared by the rows (``forward.step``)
-        cache = hp.n_layer * 2 * (samples * length + min(hp.n_ctx, PROMPT)) * hp.n_embd * 4
-        parts = {"runtime": RUNTIME, "weights": w, "fine-tune and slack": int(0.15 * w), "keys and values": cache}
+        room = -(-length // GROW) * GROW  # the buffers grow GROW positions at a time
+        cache = hp.n_layer * 2 * (samples * room + min(hp.n_ctx, PROMPT)) * hp.n_embd * 4
+        parts = {"runtime": RUNTIME, "weights": w, "fine-tune and slack": int(0.22 * w), "keys and values": cache}
         if max_finetune_steps > 1:
             parts["Adam's slots"] = 2 * w
         if window:

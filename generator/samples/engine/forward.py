@@ -24,7 +24,7 @@ otherwise, and why:
   read whole from the first token on.
 * GELU's cube is ``x * x * x``, not ``tf.pow``: an eighth of the step's time that is not a
   matmul. The softmax is TensorFlow's one kernel, where the library writes it in four.
-* a single new token may attend to every earlier position, so no causal mask is built.
+* a single new token may attend to every earlier position: the prompt's part needs no mask.
 * a row is ``[batch, n_embd]``, not ``[batch, 1, n_embd]``, and each ``conv1d`` kernel is
   reshaped once, outside the sampling loop (``step_weights``): about a thousand small
   operations fewer per token.
@@ -169,7 +169,7 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i):
     at = tf.range(shape[0] * heads) * shape[2] + i
     # added to the scores of the generated positions: 0 for those this token attends to (those
     # before it, and itself), -1e10 for the rest, as the library masks the future: a score plus
-    # -1e10 is -1e10, whose weight is 0, and 0 times whatever the buffer holds there adds nothing
+    # -1e10 is about -1e10, whose weight is 0, and 0 times the zeros the buffer holds there adds nothing
     future = tf.where(tf.range(shape[2]) <= i, 0.0, -1e10)
 
     def write(buffer, new):

@@ -3,7 +3,7 @@
 The sampling knobs are placeholders, so one graph serves every passage and
 every escalation rung. The prompt goes through the model once, and every row
 reads its keys and values from that one copy; the tokens the run draws have
-theirs in buffers made once, with room for every one (``forward.step``); every draw is
+theirs in buffers that grow 16 positions at a time (``forward.grown``); every draw is
 ``stateless_categorical`` seeded by (seed, prompt, step), so the same inputs
 and seed give the same samples whatever ran before. The loop stops when
 every row has written <|endoftext|>: what follows it is cut anyway, and the
