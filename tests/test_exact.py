@@ -116,8 +116,9 @@ def test_the_step_never_computes_a_tensor_of_the_embeddings_size(models, monkeyp
 
 
 def test_the_split_gradient_is_tensorflows_gradient_bit_for_bit(models):
-    """``adam.gradients`` takes the loss's gradient in two parts (the logits', then from h down);
-    every weight's gradient is the one ``tf.gradients`` of the whole loss gives, bit for bit."""
+    """``adam.gradients`` takes the loss's gradient in two parts (the logits', then from h down,
+    one block at a time, each block's forward pass run again: ``recompute.py``); every weight's
+    gradient is the one ``tf.gradients`` of the library's whole loss gives, bit for bit."""
     from generator.samples.engine import adam, forward
     from generator.samples.engine.checkpoint import Hparams
     from generator.samples.engine.tf import load
@@ -133,10 +134,11 @@ def test_the_split_gradient_is_tensorflows_gradient_bit_for_bit(models):
         tokens = v1.placeholder(tf.int32, [1, None])
         loss, output = forward.training_loss(tf, model, hp, tokens)
         ws = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
-        split, parts = adam.gradients(tf, loss, ws, output)
+        split, parts = adam.gradients(tf, loss, ws, output, forward.Blocks(tf, model, hp))
         whole = [tf.convert_to_tensor(g) for g in tf.gradients(ys=loss, xs=ws, gate_gradients=True)]
         saver = v1.train.Saver(ws)
     assert sum(p is not None for p in parts) == 1  # the embeddings, and only they, come in parts
+    assert len([op for op in graph.get_operations() if op.name.startswith("recompute/")]) == hp.n_layer
     with v1.Session(graph=graph) as sess:
         saver.restore(sess, str(models / "tiny" / "model.ckpt"))
         a, b = sess.run((split, whole), {tokens: [[5, 80, 17, 300, 2, 41, 9, 120, 33, 7]]})

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from generator.samples.engine.checkpoint import Hparams
@@ -83,3 +84,41 @@ def test_the_restore_reads_nothing_ahead_of_the_variables(models):
         assert peak == end, f"{peak - end} bytes were read ahead of the variables"
     finally:
         engine.close()
+
+
+# Deep and narrow, with the tiny vocabulary: what the fine-tune keeps for its backward pass is
+# the blocks' activations, not the weights (0.6 MB) or the logits.
+DEEP = Hparams(n_vocab=256 + 300 + 1, n_ctx=1024, n_embd=64, n_head=4, n_layer=12)
+
+
+def test_the_fine_tune_keeps_one_blocks_activations_not_every_blocks(tmp_path):
+    """The backward pass goes one block at a time, each block's forward pass run again from its
+    input (engine/recompute.py): the step's allocations peak at a fraction of what the library's
+    whole backward pass holds, every block's activations at once (the same graph, its
+    gradients taken by one ``tf.gradients``), on a 256-token passage through 12 blocks."""
+    from generator.samples.engine import forward
+    from generator.samples.engine.adam import Adam
+    from generator.samples.engine.checkpoint import build_random
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    from gpt_2_simple.src import model
+
+    v1 = tf.compat.v1
+    build_random(tmp_path / "deep", DEEP, seed=0, merges=300)
+    hp = model.default_hparams()
+    hp.override_from_dict(DEEP.as_dict())
+    passage = [list(np.random.default_rng(0).integers(0, DEEP.n_vocab, 256))]
+    peaks = {}
+    for name, blocks in (("block by block", forward.Blocks(tf, model, hp)), ("whole", None)):
+        graph = tf.Graph()
+        with graph.as_default(), v1.variable_scope(v1.get_variable_scope(), use_resource=False):
+            tokens = v1.placeholder(tf.int32, [1, None])
+            loss, output = forward.training_loss(tf, model, hp, tokens)
+            ws = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
+            step = Adam(tf, loss, ws, output=output, blocks=blocks)
+            saver = v1.train.Saver(ws)
+        with v1.Session(graph=graph) as sess:
+            saver.restore(sess, str(tmp_path / "deep" / "model.ckpt"))
+            peaks[name], _ = _live_over_run(tf, sess, step.step, {tokens: passage, step.lr: 1e-4, step.t: 1.0})
+    assert peaks["block by block"] < 0.35 * peaks["whole"], peaks

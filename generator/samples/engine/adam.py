@@ -29,20 +29,20 @@ Two ways to get the gradient:
 
 from __future__ import annotations
 
-from . import graph_cache
+from . import graph_cache, recompute
 
 BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # tf.compat.v1.train.AdamOptimizer's defaults
 
 
 class Adam(graph_cache.Kept):
-    def __init__(self, tf, loss, weights, *, max_steps: int = 1, accumulate: bool = False, output=None):
+    def __init__(self, tf, loss, weights, *, max_steps: int = 1, accumulate: bool = False, output=None, blocks=None):
         """``output``: the output layer's ``MatMul(h, wte, transpose_b=True)`` (from ``forward.training_loss``),
         whose gradient for ``wte`` the one-step update then computes block by block (``gradients``)."""
         v1 = tf.compat.v1
         self.lr = v1.placeholder(tf.float32, [], name="learning_rate")
         self.t = v1.placeholder(tf.float32, [], name="adam_step")
         self.weights = weights
-        self.grads, self._parts = gradients(tf, loss, weights, output)
+        self.grads, self._parts = gradients(tf, loss, weights, output, blocks)
         self.slots: list = []
         if max_steps > 1:
             with v1.variable_scope("adam"):
@@ -108,7 +108,7 @@ class Adam(graph_cache.Kept):
 UPDATE_BLOCK_BYTES = 4 << 20
 
 
-def gradients(tf, loss, weights, output=None) -> tuple[list, list]:
+def gradients(tf, loss, weights, output=None, blocks=None) -> tuple[list, list]:
     """Every weight's gradient of ``loss``, and for the embeddings (tied: looked up, and the
     output layer ``output``) the parts the one-step update sums block by block
     (``Adam._closed_form``); the other weights' parts are None.
@@ -121,7 +121,10 @@ def gradients(tf, loss, weights, output=None) -> tuple[list, list]:
     goes on into the blocks as ``grad_ys``. The embeddings' dense part is built as that
     gradient builds it (``dense_rows``), whole only for those who fetch ``grads`` (a window
     step's sums, the tests); the update asks for one block of rows at a time. The same
-    operations on the same values: the same bits."""
+    operations on the same values: the same bits. With ``blocks`` (``forward.Blocks``), the
+    part from h down goes one block at a time, each block's forward pass run again for its
+    gradient (``recompute.py``): the same bits again, with one block's activations alive
+    instead of every block's."""
     gate = {"gate_gradients": True}  # as AdamOptimizer.compute_gradients (GATE_OP) takes them
     tied = None if output is None else next((i for i, w in enumerate(weights) if _reads(output.inputs[1], w)), None)
     if tied is None:
@@ -133,7 +136,11 @@ def gradients(tf, loss, weights, output=None) -> tuple[list, list]:
         raise ValueError(f"{h.name} feeds more than the output layer: its gradient would not all come through {output.name}")
     logits_grad = tf.gradients(ys=loss, xs=[output.outputs[0]], **gate)[0]
     h_grad = tf.raw_ops.MatMul(a=logits_grad, b=embeddings, grad_a=True)  # TensorFlow's MatMul gradient for h
-    grads = [tf.convert_to_tensor(g) for g in tf.gradients(ys=h, xs=weights, grad_ys=h_grad, **gate)]
+    if blocks is None:
+        grads = tf.gradients(ys=h, xs=weights, grad_ys=h_grad, **gate)
+    else:
+        grads = recompute.gradients(tf, blocks, h, h_grad, weights, gate)
+    grads = [tf.convert_to_tensor(g) for g in grads]
     lookup = grads[tied]
     if lookup.op.type != "UnsortedSegmentSum":
         raise ValueError(f"{weights[tied].op.name}: its gradient through the lookup is {lookup.op.type}, not UnsortedSegmentSum")

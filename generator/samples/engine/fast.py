@@ -4,7 +4,8 @@ graph itself, once, where ``graph_cache`` keeps it for the next run.
 Per passage: restore the base weights from the checkpoint (a second copy in
 memory would cost as much again: 500 MB for 124M), one weight at a time so
 that only one weight's worth is ever read ahead (``restore_chain``), fine-tune
-(``adam.py``), draw every sample in one batch (``sampler.py``). The graph is
+(``adam.py``; its backward pass one block at a time, ``recompute.py``), draw
+every sample in one batch (``sampler.py``). The graph is
 built once and finalized, so it cannot grow from passage to passage.
 
 What it trains on is ``train_on``:
@@ -144,7 +145,8 @@ class FastEngine:
             self.tokens = v1.placeholder(tf.int32, [1, None], name="passage")
             self.loss, output = forward.training_loss(tf, model, hp, self.tokens)
             self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
-            self.adam = Adam(tf, self.loss, self.weights, max_steps=self.max_finetune_steps, accumulate=self.can_window, output=output)
+            self.adam = Adam(tf, self.loss, self.weights, max_steps=self.max_finetune_steps, accumulate=self.can_window, output=output,
+                             blocks=forward.Blocks(tf, model, hp))
             self.sampler = SamplerGraph(tf, model, hp, self.end_of_text if early_stop else None)
             self.checkpoint_path = v1.placeholder(tf.string, [], name="checkpoint")
             self.restore = restore_chain(tf, self.weights, self.checkpoint_path)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from .checkpoint import Hparams
-from .forward import GROW
+from .forward import CHUNK
 from .windows import WINDOW
 
 GB = 10**9
@@ -48,9 +48,14 @@ class Need:
         return ", ".join(f"{name} {size / GB:.1f} GB" for name, size in self.parts.items() if size >= 0.05 * GB)
 
 
-def window_activations(hp: Hparams) -> int:
-    """What one 1024-token window's forward pass keeps for the backward one."""
-    return hp.n_layer * WINDOW * 4 * (26 * hp.n_embd + 5 * hp.n_head * WINDOW)
+def window_activations(hp: Hparams, *, recomputed: bool = False) -> int:
+    """What one 1024-token window's forward pass keeps for the backward one: every block's
+    activations (gpt-2-simple's backward pass), or, where each block is run again for its
+    gradient (ours: ``recompute.py``), every block's input and one block's activations."""
+    block = WINDOW * 4 * (26 * hp.n_embd + 5 * hp.n_head * WINDOW)
+    if recomputed:
+        return hp.n_layer * WINDOW * 4 * hp.n_embd + block
+    return hp.n_layer * block
 
 
 def need(hp: Hparams, recipe: str, *, window: bool = False, max_finetune_steps: int = 1, samples: int = 10, length: int = 100) -> Need:
@@ -61,14 +66,14 @@ def need(hp: Hparams, recipe: str, *, window: bool = False, max_finetune_steps: 
         parts = {"runtime": RUNTIME, "weights": w, "Adam's slots, gradients, their sums and the saved copy": 5 * w,
                  "a training window's activations": window_activations(hp), "keys and values": cache}
     else:  # ours: the prompt's once, shared by the rows (``forward.step``)
-        room = -(-length // GROW) * GROW  # the buffers grow GROW positions at a time
+        room = -(-length // CHUNK) * CHUNK  # the buffers hold whole chunks
         cache = hp.n_layer * 2 * (samples * room + min(hp.n_ctx, PROMPT)) * hp.n_embd * 4
         parts = {"runtime": RUNTIME, "weights": w, "fine-tune and slack": int(0.22 * w), "keys and values": cache}
         if max_finetune_steps > 1:
             parts["Adam's slots"] = 2 * w
         if window:
             parts["summed gradients"] = 2 * w
-            parts["a training window's activations"] = window_activations(hp)
+            parts["a training window's activations"] = window_activations(hp, recomputed=True)
     return Need(sum(parts.values()), parts)
 
 

@@ -6,22 +6,25 @@ runs the library's blocks over the prompt (causal mask and all), keeping each la
 and values. ``step`` then adds one token a row at a time. It computes what the library's
 ``attn`` with ``past`` computes, in another order where that saves memory traffic, so its
 logits are the library's within rounding (a test holds every logit within 1e-5 of its row's
-largest, at every step; they differ by about 4e-7 on the tiny checkpoint). Engine version 2;
+largest, at every step; they differ by about 4e-7 on the tiny checkpoint). Engine version 3;
 version 1 was the library's bit for bit, and its sampler 1.58x its floor on 124M's shape and
-1.36x on 1558M's, against 1.41x and 1.20x now (``bench/generation.py``). What it does
-otherwise, and why:
+1.36x on 1558M's, against 1.41x and 1.20x for version 2 (``bench/generation.py``). What it
+does otherwise, and why:
 
 * the prompt's keys and values are read by every row from one copy, [1, heads, positions,
   features], broadcast by the matmuls; the library tiles them for the batch. The prompt's
   part and the drawn part of each score row are computed apart and joined for one softmax,
   and the weighted sum is taken in the same two parts.
-* the drawn tokens' keys and values go in buffers of their own, [batch, heads, positions,
-  features], written one position a step in place (``InplaceUpdate``); every ``GROW``
-  steps the sampler pads them with room for ``GROW`` more (``grown``). The attention reads
-  the whole buffer, with the positions not yet written masked out as the library masks the
-  future (about -1e10 before the softmax: a weight of 0). A slice of what was written
-  would be a copy of it, every layer, every token; a buffer for the whole run would be
-  read whole from the first token on.
+* the drawn tokens' keys and values go in buffers made once for the run, in chunks of
+  ``CHUNK`` positions, [chunks, batch * heads, CHUNK, features], written one position a
+  step in place (``InplaceUpdate``). The attention reads the chunks written so far through
+  a slice of the first axis, which shares the buffer's memory, with the positions of the
+  last chunk not yet written masked out as the library masks the future (about -1e10
+  before the softmax: a weight of 0). A slice of the positions written would be a copy of
+  them, every layer, every token (version 1); a buffer read whole would cost the full
+  length from the first token on. Version 2 grew the buffers 16 positions at a time
+  instead, and each size it left behind stayed in TensorFlow's allocator, which keeps what
+  it once held: 0.32 GB over the keys and values themselves on 1558M's shape.
 * GELU's cube is ``x * x * x``, not ``tf.pow``, which took 6.7% of the step's op time in
   a traced run of version 1. The softmax is TensorFlow's one kernel, where the library writes it in four.
 * a single new token may attend to every earlier position: the prompt's part needs no mask.
@@ -59,6 +62,20 @@ def training_loss(tf, model, hp, tokens):
     if out["logits"].op.type != "Reshape" or output.type != "MatMul":
         raise ValueError("gpt-2-simple's model no longer ends in reshape(matmul(h, wte)): the engine needs updating")
     return loss, output
+
+
+class Blocks:
+    """The library's transformer blocks, to build again on a given input with the same
+    variables (``recompute``)."""
+
+    def __init__(self, tf, model, hp):
+        self.tf, self.model, self.hp = tf, model, hp
+        self.n_layer = hp.n_layer
+
+    def __call__(self, layer: int, x):
+        """Block ``layer`` on ``x`` [batch, n, n_embd]: its output."""
+        with self.tf.compat.v1.variable_scope("model", reuse=True):
+            return self.model.block(x, "h%d" % layer, past=None, hparams=self.hp)[0]
 
 
 def prompt(tf, model, hp, tokens):
@@ -122,24 +139,23 @@ def _norm(tf, x, gain_bias, epsilon=1e-5):
     return (x - u) * tf.math.rsqrt(s + epsilon) * g + b
 
 
-def generated_buffers(tf, hp, batch, length) -> list:
-    """Each layer's keys (or values) for the tokens the run feeds, [batch, heads, length,
-    features], zeros until ``step`` writes them: the buffers it writes into.
+CHUNK = 16  # positions a chunk of the drawn tokens' keys and values holds
+
+
+def generated_buffers(tf, hp, batch, length, chunk: int = CHUNK) -> list:
+    """Each layer's keys (or values) for the ``length`` tokens a run draws, in chunks of
+    ``chunk`` positions: [chunks, batch * heads, chunk, features], zeros until ``step`` writes
+    them. Allocated once, at the start of the run, never grown: buffers that grew would leave
+    every earlier size behind as holes in TensorFlow's allocator, which keeps all it held.
 
     ``Empty``, not ``zeros``: ``step`` writes into them in place, so each must be a tensor of
     its own, and TensorFlow's graph optimizer merges ops that compute the same thing (two
     ``zeros`` of one shape would be one buffer, every layer's keys written over each other's).
-    ``Empty`` is exempt, made for this."""
-    shape = tf.stack([batch, hp.n_head, length, hp.n_embd // hp.n_head])
+    ``Empty`` is exempt, made for this. Zeros, not whatever the memory held: a weight of 0
+    times a NaN would be NaN."""
+    chunks = (length + chunk - 1) // chunk
+    shape = tf.stack([chunks, batch * hp.n_head, chunk, hp.n_embd // hp.n_head])
     return [tf.raw_ops.Empty(shape=shape, dtype=tf.float32, init=True) for _ in range(hp.n_layer)]
-
-
-GROW = 16  # positions the buffers grow by at a time
-
-
-def grown(tf, buffers: list, positions: int = GROW) -> list:
-    """Each buffer with ``positions`` more, zeros: a new tensor each (``Pad`` writes a fresh one)."""
-    return [tf.pad(b, [[0, 0], [0, 0], [0, positions], [0, 0]]) for b in buffers]
 
 
 def gelu(tf, x):
@@ -157,34 +173,44 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i):
     written at ``i``, in place. ``past``: the prompt's keys and values (``prompt``), read by
     every row. ``weights``: ``step_weights``.
 
-    ``InplaceUpdate`` writes into its input's memory whatever else holds it, so a buffer
-    must have no reader but its own next write: here the attention reads it before the
-    logits, and the next step's write waits for the token drawn from them."""
+    The attention reads the chunks written so far through a view of the buffer (a slice of
+    its first axis shares its memory), all of each chunk, the positions not yet written in
+    the last one masked out. ``InplaceUpdate`` writes into its input's memory whatever else
+    holds it, so a buffer must have no reader but its own next write: here the attention
+    reads it before the logits, and the next step's write waits for the token drawn from them."""
     heads, nx = hp.n_head, hp.n_embd
     features = nx // heads
     scale = tf.math.rsqrt(tf.cast(features, tf.float32))
     prompt_keys, prompt_values = past
-    shape = tf.shape(keys[0])  # [batch, heads, length, features]
-    # a buffer seen as rows of features, [batch * heads * length, features]: this token's row of each (row, head)
-    at = tf.range(shape[0] * heads) * shape[2] + i
+    shape = tf.shape(keys[0])  # [chunks, batch * heads, chunk, features]
+    rows, chunk = shape[1], shape[2]
+    written = i // chunk + 1  # chunks holding a position up to i
+    # a buffer seen as rows of features, [chunks * batch * heads * chunk, features]: this token's row of each (row, head)
+    at = ((written - 1) * rows + tf.range(rows)) * chunk + i % chunk
     # added to the scores of the generated positions: 0 for those this token attends to (those
     # before it, and itself), -1e10 for the rest, as the library masks the future: a score plus
     # -1e10 is about -1e10, whose weight is 0, and 0 times the zeros the buffer holds there adds nothing
-    future = tf.where(tf.range(shape[2]) <= i, 0.0, -1e10)
+    future = tf.where(tf.range(written * chunk) <= i, 0.0, -1e10)
 
     def write(buffer, new):
-        rows = tf.raw_ops.InplaceUpdate(x=tf.reshape(buffer, [-1, features]), i=at, v=tf.reshape(new, [-1, features]))
-        return tf.reshape(rows, shape)
+        updated = tf.raw_ops.InplaceUpdate(x=tf.reshape(buffer, [-1, features]), i=at, v=tf.reshape(new, [-1, features]))
+        return tf.reshape(updated, shape)
 
     def attend(q, prompt_k, prompt_v, k, v):
         """q [batch, heads, 1, features] against the prompt's keys ([1, heads, positions,
-        features]: one copy for every row, broadcast by the matmul) and the row's own generated
-        keys (every position of the buffer, those not yet written masked out)."""
-        on_prompt = tf.matmul(q, prompt_k, transpose_b=True) * scale
-        on_generated = tf.matmul(q, k, transpose_b=True) * scale + future
-        w = tf.nn.softmax(tf.concat([on_prompt, on_generated], axis=-1))
+        features]: one copy for every row, broadcast by the matmul) and the chunks of the row's
+        own keys written so far ([written, batch * heads, chunk, features], a view; q is
+        broadcast over the chunks). The scores, [batch, heads, 1, prompt + written * chunk],
+        take one softmax; each chunk's weighted values are then summed."""
         n = tf.shape(prompt_k)[2]
-        return tf.reshape(tf.matmul(w[..., :n], prompt_v) + tf.matmul(w[..., n:], v), [-1, nx])
+        on_prompt = tf.matmul(q, prompt_k, transpose_b=True) * scale
+        k, v = k[:written], v[:written]
+        on_chunks = tf.matmul(tf.reshape(q, [1, -1, 1, features]), k, transpose_b=True)  # [written, batch * heads, 1, chunk]
+        on_generated = tf.reshape(tf.transpose(on_chunks, [1, 2, 0, 3]), [-1, heads, 1, written * chunk]) * scale + future
+        w = tf.nn.softmax(tf.concat([on_prompt, on_generated], axis=-1))
+        by_chunk = tf.transpose(tf.reshape(w[..., n:], [-1, 1, written, chunk]), [2, 0, 1, 3])  # [written, batch * heads, 1, chunk]
+        generated = tf.reduce_sum(tf.matmul(by_chunk, v), axis=0)  # [batch * heads, 1, features]
+        return tf.reshape(tf.matmul(w[..., :n], prompt_v), [-1, nx]) + tf.reshape(generated, [-1, nx])
 
     def dense(x, kernel_bias):
         return tf.matmul(x, kernel_bias[0]) + kernel_bias[1]

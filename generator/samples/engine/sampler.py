@@ -3,7 +3,7 @@
 The sampling knobs are placeholders, so one graph serves every passage and
 every escalation rung. The prompt goes through the model once, and every row
 reads its keys and values from that one copy; the tokens the run draws have
-theirs in buffers that grow 16 positions at a time (``forward.grown``); every draw is
+theirs in buffers made once for the whole run, in chunks (``forward.generated_buffers``); every draw is
 ``stateless_categorical`` seeded by (seed, prompt, step), so the same inputs
 and seed give the same samples whatever ran before. The loop stops when
 every row has written <|endoftext|>: what follows it is cut anyway, and the
@@ -66,16 +66,13 @@ class SamplerGraph(graph_cache.Kept):
 
         past = forward.prompt(tf, model, hp, self.context[:, :-1])
         weights = forward.step_weights(tf, hp)  # shaped once, outside the loop
-        keys0 = forward.generated_buffers(tf, hp, self.batch, 0)
-        values0 = forward.generated_buffers(tf, hp, self.batch, 0)
+        keys0 = forward.generated_buffers(tf, hp, self.batch, self.length)
+        values0 = forward.generated_buffers(tf, hp, self.batch, self.length)
         last = tf.tile(self.context[:, -1], [self.batch])
         eot = tf.constant(-1 if end_of_text is None else end_of_text, tf.int32)
-        cache_shape = tf.TensorShape([None, hp.n_head, None, hp.n_embd // hp.n_head])
+        cache_shape = tf.TensorShape([None, None, forward.CHUNK, hp.n_embd // hp.n_head])
 
         def body(i, keys, values, prev, ended, output):
-            # every GROW steps, room for GROW more tokens (the last step's room may go unused)
-            keys, values = tf.cond(tf.equal(i % forward.GROW, 0), lambda: (forward.grown(tf, keys), forward.grown(tf, values)),
-                                   lambda: (keys, values))
             logits, keys, values = forward.step(tf, hp, weights, prev, past, keys, values, i)
             token = draw(logits, i)
             # a list, as loop_vars is: with maximum_iterations a TF1 loop compares the structures
