@@ -169,6 +169,29 @@ graph optimizer fuses them) was slower than the plain matmuls here, and the
 prompt's scores per head through transposes saved 10-25% of one of the four
 matmuls: neither is in.
 
+2026-12-06, engine version 3 (the fine-tune's backward pass block by block, each block's
+forward pass run again; the keys and values in chunks made once for the run, read through
+views), `--rows passage`, 10 x 100, N passages:
+
+| shape | N | a passage: restore + fine-tune + sample | sampler / floor | passage / floor | peak RSS (GiB) |
+|---|---|---|---|---|---|
+| 124M | 3 | 0.36 + 0.81 + 7.73 s | 7.73 / 5.28 s = 1.46x | 1.69x | 1.40 |
+| 355M | 2 | 0.91 + 2.49 + 21.87 s | 21.87 / 16.26 s = 1.34x | 1.55x | 2.52 |
+| 774M | 2 | 1.96 + 4.51 + 41.80 s | 41.80 / 32.61 s = 1.28x | 1.48x | 4.50 |
+| 1558M | 1 | 4.56 + 11.56 + 77.74 s | 77.74 / 62.47 s = 1.24x | 1.50x | 7.96 |
+
+The fine-tune runs every block's forward pass twice (1558M: 11.6 s against version 2's
+10.1 s), and the chunked attention costs about 0.3 ms more a layer and a token at 1558M's
+width than version 2's (the two attentions alone, alternated in one process at 100
+positions: 1.03-1.06 ms against 1.33-1.44 ms; with chunks of 64, 1.23). Part of 1.20x ->
+1.24x on 1558M is that; how much is the hour, one run cannot say. `--rows window --passages
+1` on 124M: 47.1 s whole command, the fine-tune 32.5 s (2.61x its compute floor), peak
+3.02 GiB (6.32 before the backward pass went block by block). More samples (`--samples N`):
+124M, 2 passages, 20 samples 9.38 s of sampling (1.67x the floor at batch 20), 40 samples
+12.65 s (1.89x), peaks 1.48 and 1.65 GiB; 1558M, 1 passage, 40 samples 110.39 s (1.48x
+its floor at batch 40, 74.40 s; version 1 took 133.0 s), peak 10.16 GiB with the floor's
+transposed copy of the embeddings in the same process.
+
 No GPU was lent to the sessions that measured this: ``bench/device.sh`` is
 ready for one and has not run yet.
 """

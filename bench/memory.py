@@ -47,6 +47,22 @@ drawn), the whole command again, GB (budget): 124M 1.54 (1.62), 355M 2.93
 restore 2.38, fine-tune 2.73, sample 2.79, against 2.38 / 2.78 / 2.87 before:
 sampling is still the peak, by 0.06 GB over the fine-tune.
 
+Engine version 3, the same day: the fine-tune's backward pass one block at a time, each
+block's forward pass run again from its input (``engine/recompute.py``), and the sampler's
+keys and values in chunks made once for the run. The whole command (``--command
+--kept-only --passages 3``), GB (budget): 124M 1.48 (1.62), 355M 2.72 (2.77), 774M 4.85
+(4.87), 1558M 8.58 (8.79): every size within. On the way (``--passages 2``, 355M, GB):
+the fine-tune's peak went from 2.74 to 2.63 with the backward pass block by block; the
+sampler then peaked at 2.78, 0.38 over the restored engine for 0.22 of keys and values:
+the sizes the growing buffers had left in TensorFlow's allocator (oneDNN's builds give
+every tensor a BFC allocator that keeps all it held). Chunks made once: 2.70. Handing the
+tensors to malloc instead (``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1``, with glibc's mmap
+threshold fixed at 256 kB so that freed tensors go back) took the peaks lower still (2.53
+/ 2.64) but made every restore and fine-tune fault its memory in afresh: on 1558M's shape
+the restore 4.3 -> 6.7 s and the fine-tune 6.7 -> 10.6 s. Left out. On 1558M's shape,
+one passage: restore 7.72, fine-tune 8.40, sample 8.73 GB with the growing buffers (the
+whole command 9.05 before either change).
+
 Before, the second restore read every weight beside the variables (the
 restore phase alone went 7.83 -> 13.45 on 1558M) and each step's updates
 waited for every gradient, and TensorFlow summed the embeddings' gradient

@@ -8,8 +8,9 @@ and values. ``step`` then adds one token a row at a time. It computes what the l
 logits are the library's within rounding (a test holds every logit within 1e-5 of its row's
 largest, at every step; they differ by about 4e-7 on the tiny checkpoint). Engine version 3;
 version 1 was the library's bit for bit, and its sampler 1.58x its floor on 124M's shape and
-1.36x on 1558M's, against 1.41x and 1.20x for version 2 (``bench/generation.py``). What it
-does otherwise, and why:
+1.36x on 1558M's, against 1.41x and 1.20x for version 2 and 1.46x and 1.24x for this one
+(``bench/generation.py``), which has more, smaller operations a layer and holds less
+memory. What it does otherwise, and why:
 
 * the prompt's keys and values are read by every row from one copy, [1, heads, positions,
   features], broadcast by the matmuls; the library tiles them for the batch. The prompt's
