@@ -23,12 +23,14 @@ name=vsr-seed-$$
 if [ -d /sys/fs/cgroup/memory ]; then
     group=/sys/fs/cgroup/memory/$name
     mkdir "$group"
+    trap 'rmdir "$group" 2>/dev/null || true' EXIT
     echo $((limit_gb * 1000000000)) > "$group/memory.limit_in_bytes"
     peak_file=$group/memory.max_usage_in_bytes
     fail_file=$group/memory.failcnt
 else
-    group=/sys/fs/cgroup/$name
+    group=/sys/fs/cgroup/$name  # memory.peak needs Linux 5.19 or later
     mkdir "$group"
+    trap 'rmdir "$group" 2>/dev/null || true' EXIT
     echo $((limit_gb * 1000000000)) > "$group/memory.max"
     peak_file=$group/memory.peak
     fail_file=$group/memory.events
@@ -39,4 +41,3 @@ sh -c "echo \$\$ > '$group/cgroup.procs' && cd '$here' && exec env VSR_MEMORY_CH
 end=$(date +%s)
 echo "seed recipe on $size's shape, limit $limit_gb GB: exit status $status after $((end - start)) s;" \
      "peak $(awk '{printf "%.2f", $1 / 1e9}' "$peak_file") GB; limit hit: $(tr '\n' ' ' < "$fail_file")"
-rmdir "$group" 2>/dev/null || true

@@ -87,7 +87,7 @@ def test_the_restore_reads_nothing_ahead_of_the_variables(models):
 
 
 # Deep and narrow, with the tiny vocabulary: what the fine-tune keeps for its backward pass is
-# the blocks' activations, not the weights (0.6 MB) or the logits.
+# the blocks' activations, not the weights (2.8 MB) or the logits.
 DEEP = Hparams(n_vocab=256 + 300 + 1, n_ctx=1024, n_embd=64, n_head=4, n_layer=12)
 
 

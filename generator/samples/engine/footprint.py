@@ -6,23 +6,25 @@ machine (``bench/memory.py``, ``bench/generation.py``; the README has the table)
 
 * every engine: TensorFlow and its runtime, about 1 GB, and the weights (``W``);
 * the fast recipe: the keys and values the sampler keeps (layers x 2 x width x 4 bytes, for
-  every sample's drawn positions and once for the prompt's) and about 0.12 W of the
+  every sample's drawn positions and once for the prompt's, and 15% more that the allocator
+  holds around them) and about 0.12 W of the
   fine-tune's activations (one block's at a time: ``recompute.py``) and of the allocator's
   slack; more than one fine-tune step keeps Adam's two slots (2 W);
 * training on 1024-token windows (``train_on = window``, and every seed run): the
-  summed gradients (W, and the step's own W) and the activations of a 1024-token window,
+  summed gradients and the step's own (2.5 W, fitted) and the activations of a 1024-token window,
   per block about 1024 x 4 bytes x (26 x width + 5 x heads x 1024): the attention's
   1024 x 1024 scores per head are what grows with the model. gpt-2-simple keeps every
   block's; ours, every block's input and one block's activations;
 * the seed recipe, gpt-2-simple's ``finetune()``: Adam's slots, the accumulated gradients,
-  the gradients themselves and the copy its ``save`` reads beside the weights (6 W in all),
+  the gradients themselves and the copy its ``save`` reads beside the weights (6.15 W in all,
+  fitted),
   the same window activations and its sampler's keys and values.
 
 The fast recipe's estimates: 1.66, 2.87, 4.99 and 8.84 GB on 124M's, 355M's, 774M's and
 1558M's shapes, against 1.48, 2.72, 4.85 and 8.58 GB measured for the whole ``generate`` on
 a 3-passage essay (engine version 3); 11.2 GB for 40 samples on 1558M's (10.90 measured, one
 passage); on 124M's shape, training on windows 3.3 GB (3.24 GB measured, one passage) and
-the seed recipe 8.1 GB (8.2 GB measured).
+the seed recipe 8.2 GB (8.2 GB measured).
 ``VSR_MEMORY_CHECK=off`` skips the check (a machine with swap to spare, say).
 """
 
@@ -66,7 +68,7 @@ def need(hp: Hparams, recipe: str, *, window: bool = False, max_finetune_steps: 
     w = hp.weight_bytes
     if recipe == "seed":  # the library's sampler: every row keeps the prompt's keys and values too
         cache = hp.n_layer * 2 * samples * min(hp.n_ctx, PROMPT + length) * hp.n_embd * 4
-        parts = {"runtime": RUNTIME, "weights": w, "Adam's slots, gradients, their sums and the saved copy": 5 * w,
+        parts = {"runtime": RUNTIME, "weights": w, "Adam's slots, gradients, their sums and the saved copy": int(5.15 * w),
                  "a training window's activations": window_activations(hp), "keys and values": cache}
     else:  # ours: the prompt's once, shared by the rows (``forward.step``)
         room = -(-length // CHUNK) * CHUNK  # the buffers hold whole chunks
