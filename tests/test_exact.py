@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from generator.samples.cache import Params, load_cache
+from generator.samples.engine.recompute import ancestors
 from tests.conftest import run_cli
 
 PROD = Params(temperature=0.8, top_k=30, length=16, seed=7, finetune_steps=1, learning_rate=1e-4)  # the production learning rate
@@ -39,17 +40,6 @@ def single(models):
 
 def weights(e) -> list[np.ndarray]:
     return e.sess.run(e.weights)
-
-
-def ancestors(op) -> set:
-    seen, todo = set(), [op]
-    while todo:
-        o = todo.pop()
-        for parent in [t.op for t in o.inputs] + list(o.control_inputs):
-            if parent not in seen:
-                seen.add(parent)
-                todo.append(parent)
-    return seen
 
 
 def test_no_weight_moves_before_its_gradient_and_every_read_of_it(single):

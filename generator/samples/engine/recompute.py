@@ -54,7 +54,7 @@ def gradients(tf, blocks, top, top_grad, weights, gate: dict) -> list:
     mine = [[w for w in weights if w.op.name.startswith(f"model/h{layer}/")] for layer in range(n_layer)]
     owned = {w.op.name for ws in mine for w in ws}
     rest = [w for w in weights if w.op.name not in owned]
-    below = _ancestors(inputs[0].op)  # the embeddings: read to make the first block's input
+    below = ancestors(inputs[0].op)  # the embeddings: read to make the first block's input
     lookup = [w for w in rest if w.op in below]
     above = [w for w in rest if w.op not in below]  # the final norm
 
@@ -72,7 +72,8 @@ def gradients(tf, blocks, top, top_grad, weights, gate: dict) -> list:
     return [grads[w] for w in weights]
 
 
-def _ancestors(op) -> set:
+def ancestors(op) -> set:
+    """Every op ``op`` depends on, through its inputs and its control inputs."""
     seen, todo = set(), [op]
     while todo:
         o = todo.pop()
