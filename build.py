@@ -107,7 +107,7 @@ def cmd_kiosk(args) -> int:
         try:
             from generator.station.serve import StationOptions
         except ImportError as exc:
-            raise InputError(None, f"the station needs Flask ({exc}): python3 -m pip install -r requirements.txt") from None
+            raise _missing("the station", exc) from None
 
         kiosk_station(StationOptions(content=args.content, models_dir=args.models_dir, model=args.model, keep=args.keep, port=port), browser)
         return 0
@@ -116,11 +116,18 @@ def cmd_kiosk(args) -> int:
     return 0
 
 
+def _missing(part: str, exc: ImportError) -> InputError:
+    """A module the studio's lines of requirements.txt install is not there: named as itself."""
+    return InputError(None, f"{part} needs the Python module '{exc.name or exc}', which is not installed; install the lines of "
+                            "requirements.txt marked site and studio: grep -E '^[^#].*#.*\\b(site|studio)\\b' requirements.txt "
+                            "| sed 's/ *#.*//' | python3 -m pip install -r /dev/stdin")
+
+
 def cmd_station(args) -> int:
     try:
         from generator.station.serve import StationOptions, serve
     except ImportError as exc:
-        raise InputError(None, f"the station needs Flask ({exc}): python3 -m pip install -r requirements.txt") from None
+        raise _missing("the station", exc) from None
 
     serve(StationOptions(content=args.content, models_dir=args.models_dir, model=args.model, keep=args.keep, host=args.host, port=args.port))
     return 0
@@ -181,10 +188,12 @@ def cmd_generate(args) -> int:
     essays = _essays(args, config)
     from generator.samples.engine.checkpoint import check_model, fingerprint
     from generator.samples.engine.factory import model_view, open_engine
-    from generator.samples.generate import plan
+    from generator.samples.generate import plan, record_origins
+    from generator.samples.origin import of_folder
 
     folder = check_model(request.models_dir, request.model)
     fp = fingerprint(folder)
+    record_origins(essays, _layout(args).samples, of_folder(folder))
     todo = plan(essays, _layout(args).samples, model_view(folder, request), fp, request)  # decided before TensorFlow loads
     if not todo:
         log.info("nothing to do: every passage already holds its samples for %s, %s recipe, these parameters (--force to redo)", request.model, request.recipe)
@@ -277,7 +286,7 @@ def cmd_train_demo_model(args) -> int:
     texts = ["\n\n".join(p.text for p in e.passages) for e in essays]
     plan = TrainingPlan(steps=args.steps, seed=args.seed)
     folder = args.models_dir / "demo"
-    figures = train(texts, folder, plan, progress=not args.quiet)
+    figures = train(texts, folder, plan, progress=not args.quiet, trained_on="the essays " + ", ".join(e.slug for e in essays))
     log.info(
         "trained the demo model on %d tokens in %.0f s (loss %.2f -> %.2f) into %s",
         figures["tokens"],
@@ -290,7 +299,10 @@ def cmd_train_demo_model(args) -> int:
 
 
 def cmd_pick(args) -> int:
-    from generator.picks.commands import pick_essay
+    try:
+        from generator.picks.commands import pick_essay
+    except ImportError as exc:
+        raise _missing("pick", exc) from None
 
     config = _config(args)
     for essay in _essays(args, config):
@@ -331,7 +343,7 @@ def cmd_studio(args) -> int:
     try:
         from generator.studio.serve import StudioOptions, serve
     except ImportError as exc:
-        raise InputError(None, f"the studio needs Flask ({exc}): python3 -m pip install -r requirements.txt") from None
+        raise _missing("the studio", exc) from None
 
     serve(StudioOptions(content=args.content, models_dir=args.models_dir, model=args.model, ratio=args.ratio, preview=args.preview,
                         templates=args.templates, project=PROJECT, host=args.host, port=args.port))

@@ -14,6 +14,11 @@ scenarios of ``--seconds`` each:
 2. ``pick`` runs in a loop on the same essay (it rewrites the same picks file
    the decisions write, each time with another ratio) while the studio decides.
 
+3. The studio's essay page, over HTTP from a running studio, asked for again and
+   again while decisions wait their turn on the picks file: beside ``pick`` in
+   a loop, and beside a writer that holds the file's lock ``--hold`` seconds at
+   a time (``pick`` held it 6.2 s on a 1,464-passage novel, issue 28).
+
 For every decision: the time its ``update_picks`` waited for the picks file's
 lock (``transactions.locked`` yields it), and the whole decision (lock, read,
 apply, render, write, fsync). Median and worst of each.
@@ -28,6 +33,17 @@ Measured on 2026-12-01, 2 cores (AMD EPYC, x86-64-v4), no GPU, 20 s a scenario:
 |---|---|---|---|---|---|
 | generate in a loop (4 runs of 25 passages) | 183 | 0.75 ms | 3.7 ms | 68 ms | 344 ms |
 | pick in a loop (46 runs, the same file) | 90 | 0.91 ms | 304 ms | 179 ms | 481 ms |
+
+The studio's page (2026-12-06, 2 cores, Intel Xeon, 20 s a scenario), before and after the
+studio stopped holding its lock while a decision waits for a file's lock (issue 27):
+
+| beside | before: pages | median | worst | after: pages | median | worst |
+|---|---|---|---|---|---|---|
+| pick in a loop | 182 | 68 ms | 418 ms | 242 | 65 ms | 214 ms |
+| the lock held 3 s at a time | 40 | 65 ms | 3,211 ms | 253 | 64 ms | 220 ms |
+
+Before, every page waited for the decision that waited for the file; now a page waits
+for nothing but the CPU.
 
 The lock itself costs under a millisecond; what a decision waits for is the
 other writer's turn on the same file (``pick`` holds it while it picks and
@@ -125,10 +141,78 @@ def _scenario(kind: str, content: Path, models: Path, seconds: float, rate: floa
     return waits, totals, counts.get(kind, 0)
 
 
+def _hold_loop(path: Path, hold: float, stop: threading.Event, counts: dict) -> None:
+    """Hold ``path``'s lock ``hold`` seconds at a time, as ``pick`` does on a long text (6.2 s
+    for a 1,464-passage novel, issue 28), with half a second free between."""
+    from generator.transactions import locked
+
+    while not stop.is_set():
+        with locked(path):
+            stop.wait(hold)
+        counts["hold"] = counts.get("hold", 0) + 1
+        stop.wait(0.5)
+
+
+def _pages(kind: str, content: Path, models: Path, seconds: float, rate: float, hold: float) -> tuple[list[float], int, int]:
+    """The studio's essay page, asked for over HTTP again and again, while ``pick`` rewrites the
+    essay's picks file in a loop (or a writer holds its lock ``hold`` seconds at a time) and
+    decisions (which wait for that file's lock) go on beside."""
+    import logging
+    import urllib.request
+
+    from generator.studio.serve import StudioOptions, open_studio
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
+
+    options = StudioOptions(content=content, models_dir=models, model="tiny", ratio=2.0, preview=WORK / "preview",
+                            templates=ROOT / "site_templates", project=ROOT, port=0, journal=WORK / "journal")
+    running = open_studio(options)
+    threading.Thread(target=running.server.serve_forever, daemon=True).start()
+    studio = running.studio
+    s = studio.essay(ESSAY)
+    candidates = [(key, ref) for key, refs in s.assessed.items() for ref in refs]
+    rng = random.Random(2019)
+    stop, counts = threading.Event(), {}
+    decisions = [0]
+
+    def decide() -> None:
+        while not stop.is_set():
+            key, ref = rng.choice(candidates)
+            with contextlib.suppress(Exception):  # a decision that waited too long is refused (503): the page is what is measured
+                studio.decide(ESSAY, rng.choice(["accept", "reject"]), key, ref)
+                decisions[0] += 1
+            stop.wait(1.0 / rate)
+
+    if kind == "pick":
+        writer = threading.Thread(target=_writer_loop, args=("pick", content, models, stop, counts))
+    else:
+        writer = threading.Thread(target=_hold_loop, args=(studio.layout.picks(ESSAY), hold, stop, counts))
+    decider = threading.Thread(target=decide)
+    writer.start()
+    time.sleep(2.0)
+    decider.start()
+    pages: list[float] = []
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            start = time.perf_counter()
+            with urllib.request.urlopen(running.url + f"essays/{ESSAY}/", timeout=60) as r:
+                r.read()
+            pages.append(time.perf_counter() - start)
+    finally:
+        stop.set()
+        writer.join()
+        decider.join()
+        running.server.shutdown()
+        running.close()
+    return pages, counts.get(kind, 0), decisions[0]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--decisions-per-second", type=float, default=10.0)
+    p.add_argument("--hold", type=float, default=3.0, help="seconds the lock is held at a time in the last scenario (default: %(default)s)")
     args = p.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
     content, models = WORK / "content", WORK / "models"
@@ -140,6 +224,12 @@ def main() -> None:
     for kind in ("generate", "pick"):
         waits, totals, runs = _scenario(kind, content, models, args.seconds, args.decisions_per_second)
         print(f"| {kind} in a loop ({runs} runs) | {len(totals)} | median {ms(waits)} | median {ms(totals)} |", flush=True)
+    print("\n| the studio's essay page, beside | decisions | pages | answer time |")
+    print("|---|---|---|---|")
+    for kind in ("pick", "hold"):
+        pages, runs, decided = _pages(kind, content, models, args.seconds, args.decisions_per_second, args.hold)
+        beside = f"pick in a loop ({runs} runs)" if kind == "pick" else f"the picks file's lock held {args.hold:g} s at a time ({runs} times)"
+        print(f"| {beside} | {decided} | {len(pages)} | median {ms(pages)} |", flush=True)
 
 
 if __name__ == "__main__":

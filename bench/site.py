@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -110,7 +111,7 @@ def site_python() -> str:
     if not exe.exists():
         print("installing the site's packages into", venv, file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line.endswith("# site")]
+        lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if re.match(r"[^#].*#.*\bsite\b", line)]
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *lines], check=True)
     return str(exe)
 

@@ -76,7 +76,11 @@ def locked(path: Path, *, wait: float | None = None) -> Iterator[float]:
     lock = FileLock(lock_path(path), timeout=WAIT_SECONDS if wait is None else wait, on_acquired=_stamp)
     start = time.perf_counter()
     try:
-        lock.acquire()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:  # said, so that a writer who waits can be seen waiting (and tests can wait for it)
+            log.info("%s: waiting for its lock, held by %s", path, _holder(path))
+            lock.acquire()
     except Timeout:
         raise LockTimeout(path, f"another writer holds this file: {_holder(path)}; waited {time.perf_counter() - start:.0f} s, "
                                "nothing was changed (try again when it is done)") from None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,42 @@ def serve_studio(exhibit: Path, tmp_path: Path, models_dir: Path | None = None, 
     running = open_studio(options)
     threading.Thread(target=running.server.serve_forever, daemon=True).start()
     return running
+
+
+class LockWaits(logging.Handler):
+    """While in a ``with``: counts the lock module's "waiting for its lock" lines in this process
+    (for ``path`` only, when given) and sets ``event`` at the first: a writer seen waiting for a
+    lock that another holds."""
+
+    def __init__(self, path: Path | None = None):
+        super().__init__(logging.INFO)
+        self.path, self.event, self.count = path, threading.Event(), 0
+        self._logger = logging.getLogger("generator.transactions")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "waiting for its lock" in message and (self.path is None or str(self.path) in message):
+            self.count += 1
+            self.event.set()
+
+    def __enter__(self) -> LockWaits:
+        self._level = self._logger.level
+        self._logger.addHandler(self)
+        self._logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+
+def interruptible() -> dict:
+    """Popen's arguments for a child that a test stops with SIGINT (Ctrl-C): a suite started from a
+    background job ignores SIGINT, a child inherits that, and Python then never turns it into
+    KeyboardInterrupt. The child starts with the default disposition instead."""
+    import signal
+
+    return {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
 
 
 def heavy_imports(code: str, cwd: Path) -> list[str]:

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -63,3 +64,21 @@ def test_serve_builds_serves_and_rebuilds(exhibit, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_tests_that_press_ctrl_c_pass_when_the_suite_starts_with_sigint_ignored(tmp_path):
+    """A suite started from a background job (`pytest &`, a CI runner) ignores SIGINT, and every
+    child inherits that: the tests that stop a child with Ctrl-C start it able to receive it."""
+    import signal
+
+    code = ("import signal, sys, pytest\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', *sys.argv[1:]]))\n")
+    tests = ["tests/test_studio.py::test_the_command_serves_the_studio_and_stops_cleanly",
+             "tests/test_gallery.py::test_kiosk_starts_a_browser_that_exits_again_with_back_off_and_stops_cleanly_on_ctrl_c"]
+    sources = [(ROOT / t.split("::")[0]).read_text() for t in tests]
+    assert all(t.split("::")[1] in s for t, s in zip(tests, sources))
+    pressing = [p.name for p in sorted((ROOT / "tests").glob("test_*.py")) if p.name != Path(__file__).name and "send_signal(signal.SIGINT)" in p.read_text()]
+    assert pressing == ["test_gallery.py", "test_studio.py"]  # every test that presses Ctrl-C is run here
+    out = subprocess.run([sys.executable, "-c", code, *tests], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert out.returncode == 0, out.stdout[-3000:]

@@ -83,7 +83,7 @@ def test_a_complete_download_verifies_and_matches_the_source(bucket, models, tmp
     handler, url = bucket
     dest = tmp_path / "models"
     assert download(url, dest) == 0
-    assert sorted(p.name for p in (dest / "tiny").iterdir() if not p.name.startswith(".")) == sorted(FILES)
+    assert sorted(p.name for p in (dest / "tiny").iterdir() if not p.name.startswith(".")) == sorted([*FILES, "origin.json"])
     assert fingerprint(dest / "tiny") == fingerprint(models / "tiny")
     assert not [p for p in dest.iterdir() if p.name.endswith(".partial")]
 

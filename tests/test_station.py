@@ -226,13 +226,16 @@ def test_idle_time_clears_the_screen_for_the_next_visitor(browser, exhibit, mode
         running.close()
 
 
-def test_without_a_model_it_says_how_to_get_one_and_shows_the_examples_cached(browser, exhibit, tmp_path):
+def test_without_a_model_it_shows_the_examples_cached_and_never_the_artists_commands(browser, exhibit, tmp_path):
     running = _open(exhibit, tmp_path / "no-models", model=None)
     try:
         page = browser.new_page(bypass_csp=True)
         problems = watch(page)
         page.goto(running.url)
-        assert "download-model 124M" in page.locator("#missing").inner_text()
+        assert "no model on this machine" in page.locator("#missing").inner_text()
+        html = page.content()
+        assert "build.py" not in html and "download-model" not in html and str(tmp_path) not in html  # visitors see no command, no path
+        assert "download-model 124M" in running.station.missing()  # the artist's log has it (serve logs it at start)
         page.locator("#example-list button").first.click()
         tamed = page.locator('[data-column="tamed"][data-state="done"]')
         tamed.wait_for(timeout=10_000)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import tomllib
 import urllib.error
 import urllib.request
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, heavy_imports, serve_studio
+from tests.conftest import ROOT, LockWaits, heavy_imports, interruptible, serve_studio
 from tests.test_web_checkers import AXE, axe_violations
 
 
@@ -357,7 +358,7 @@ def test_the_command_serves_the_studio_and_stops_cleanly(exhibit, tmp_path):
     import signal
 
     proc = subprocess.Popen([sys.executable, "build.py", "studio", "--content", str(exhibit), "--preview", str(tmp_path / "preview"),
-                             "--models-dir", str(tmp_path), "--port", "0"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                             "--models-dir", str(tmp_path), "--port", "0"], cwd=ROOT, stderr=subprocess.PIPE, text=True, **interruptible())
     try:
         lines = []
         while not (url := re.search(r"http://127\.0\.0\.1:\d+/", lines[-1] if lines else "")):
@@ -369,3 +370,28 @@ def test_the_command_serves_the_studio_and_stops_cleanly(exhibit, tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
+
+
+def test_pages_answer_while_another_writer_holds_the_picks_file(studio, exhibit):
+    """A decision waits for the picks file's lock (as when `pick` rewrites it); the studio's
+    pages do not wait with it."""
+    import re
+
+    from generator.transactions import locked
+
+    html = urllib.request.urlopen(studio.url + "essays/alpha/", timeout=30).read().decode()
+    key, ref = re.search(r'data-passage="([0-9a-f]{12})".*?data-candidate="([^"]+)"', html, re.S).groups()
+    path = exhibit / "picks" / "alpha.toml"
+    result: dict = {}
+    with LockWaits(path) as waiting:
+        with locked(path):  # held here, as `pick` holds it while it rewrites the file
+            decision = threading.Thread(target=lambda: result.update(status=_post(
+                studio, "essays/alpha/decide", {"action": "accept", "passage": key, "candidate": ref}, token=studio.token)))
+            decision.start()
+            assert waiting.event.wait(30), "the decision never waited for the picks file's lock"
+            for url in ("essays/alpha/", "", f"api/essays/alpha/passages/{key}"):  # each within the bound, or urlopen raises
+                with urllib.request.urlopen(studio.url + url, timeout=5) as r:
+                    assert r.status == 200
+            assert decision.is_alive()  # the pages answered while the decision still waited
+        decision.join(30)
+    assert result == {"status": 200} and ref in path.read_text()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..samples.cache import Params, PassageSamples, Run, SampleCache
 from ..samples.explore import FINETUNE_STEPS, TEMPERATURES, TOP_KS, TRAIN_ON
+from ..samples.origin import Origin
 from .auto import TfIdf, content_words, words
 from .candidates import sample_sentences
 
@@ -26,6 +27,7 @@ class Cell:
     distinct: float
     overlap: float
     model: str
+    origin: Origin | None = None  # the model's record (pages name the model from it)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def _cell(run: Run, passage: str) -> Cell:
     usable = [i for i, f in enumerate(run.flags) if not f]
     i = usable[0] if usable else 0
     text = run.samples[i] if run.samples else ""
-    return Cell(run.params, text.strip(), run.flags[i] if run.flags else "", distinct_ratio(text), overlap(text, passage), run.model)
+    return Cell(run.params, text.strip(), run.flags[i] if run.flags else "", distinct_ratio(text), overlap(text, passage), run.model, run.origin)
 
 
 def _side(train_on: str, run: Run, passage: str) -> Side:

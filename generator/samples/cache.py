@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..fsutil import digest
 from ..platform import Platform
+from .origin import Origin, OriginError
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Run:
     platform: Platform | None = field(default=None, compare=False)  # what it was made on (None: made before that was recorded)
     engine: int | None = field(default=None, compare=False)  # the recipe's engine version (None: made before that was recorded, version 1)
     stored_id: str = field(default="", compare=False)  # the id the cache gave it, when that is not the computed one
+    origin: Origin | None = field(default=None, compare=False)  # where the model's weights came from (None: not recorded)
 
     def __post_init__(self) -> None:
         if not self.flags:
@@ -123,6 +125,20 @@ class SampleCache:
     def for_passage(self, key: str) -> PassageSamples | None:
         return self.passages.get(key)
 
+    def origin_of(self, fingerprint: str) -> Origin | None:
+        """The recorded origin of the model with this fingerprint, if any run of it carries one."""
+        return next((r.origin for e in self.passages.values() for r in e.runs if r.origin and r.model_fingerprint == fingerprint), None)
+
+    def record_origin(self, origin: Origin) -> Origin:
+        """Give the runs of the model ``origin`` speaks for that record, and return the record the
+        cache keeps for it: the first one stays (a record is never replaced under published text)."""
+        kept = self.origin_of(origin.fingerprint)
+        if kept is not None:
+            return kept
+        for entry in self.passages.values():
+            entry.runs = [replace(r, origin=origin) if r.model_fingerprint == origin.fingerprint else r for r in entry.runs]
+        return origin
+
 
 class CacheError(ValueError):
     pass
@@ -189,6 +205,22 @@ def _passage_from(entry) -> PassageSamples:
     return PassageSamples(text=entry["text"], runs=runs, position=position)
 
 
+def _origins_from(data, problems: list[str]) -> dict[str, Origin]:
+    """The ``models`` object: each model's recorded origin, keyed by its fingerprint."""
+    if not isinstance(data, dict):
+        problems.append("'models' is not an object of model origins")
+        return {}
+    origins = {}
+    for fp, entry in data.items():
+        try:
+            origin = Origin.from_dict(entry)
+            _check(origin.fingerprint == fp, f"the record names the fingerprint {origin.fingerprint}")
+            origins[fp] = origin
+        except (CacheError, OriginError) as exc:
+            problems.append(f"model {fp}: {exc}")
+    return origins
+
+
 def parse_cache(text: str, slug: str) -> tuple[SampleCache, list[str]]:
     """The cache, and what was malformed in it (each such passage is left out, so it
     shows as not yet verbosified). A file that is not a cache at all raises CacheError."""
@@ -197,11 +229,14 @@ def parse_cache(text: str, slug: str) -> tuple[SampleCache, list[str]]:
     entries = data.get("passages", {})
     _check(isinstance(entries, dict), "'passages' is not an object of passage entries")
     passages, problems = {}, []
+    origins = _origins_from(data.get("models", {}), problems)
     for key, entry in entries.items():
         try:
             passages[key] = _passage_from(entry)
         except (CacheError, TypeError, ValueError) as exc:
             problems.append(f"passage {key}: {exc}")
+    for entry in passages.values():
+        entry.runs = [replace(r, origin=origins.get(r.model_fingerprint)) for r in entry.runs]
     return SampleCache(slug=slug, passages=passages), problems
 
 
@@ -240,6 +275,7 @@ def dump_cache(cache: SampleCache) -> str:
                 for r in entry.runs
             ],
         }
-    doc = {"format": FORMAT, "essay": cache.slug, "passages": passages}
+    origins = {r.model_fingerprint: r.origin.as_dict() for e in cache.passages.values() for r in e.runs if r.origin}
+    doc = {"format": FORMAT, "essay": cache.slug, **({"models": origins} if origins else {}), "passages": passages}
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 

@@ -138,5 +138,5 @@ def _record(path, essay: Essay, passage: Passage, engine, model: str, fingerprin
     from .record import record
 
     flags = tuple(flag(passage.text, c) for c in continuations)
-    run = Run(model, fingerprint, engine.recipe, params, tuple(continuations), flags, engine.platform, engine.version)
+    run = Run(model, fingerprint, engine.recipe, params, tuple(continuations), flags, engine.platform, engine.version, origin=engine.origin)
     record(path, essay.slug, passage, [run], position=True)

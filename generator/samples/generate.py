@@ -23,7 +23,8 @@ from .engine.common import Engine, Generation, PromptTooLong
 from .engine.factory import ModelView
 from .policy import ladder, more, passage_progress
 from .quality import flag
-from .record import record
+from .origin import Origin
+from .record import record, record_origin
 from .request import Request
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def new_run(engine: Engine, model: str, fingerprint: str, prompt: str, params: P
     """One engine call for one passage, its samples flagged: what generate and the studio record."""
     result = engine.generate(prompt, params, nsamples)
     flags = tuple(flag(prompt, c) for c in result.continuations)
-    return Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags, engine.platform, engine.version), result
+    return Run(model, fingerprint, engine.recipe, params, tuple(result.continuations), flags, engine.platform, engine.version, origin=engine.origin), result
 
 
 def _load_for_update(path: Path, slug: str) -> SampleCache:
@@ -121,6 +122,15 @@ def plan(essays: list[Essay], cache_path, engine: Engine | ModelView, fingerprin
             if request.force or not passage_progress(cache.for_passage(passage.key), engine.recipe, fingerprint, request).done(rungs):
                 todo.append((essay, passage))
     return todo
+
+
+def record_origins(essays: list[Essay], cache_path, origin: Origin | None) -> int:
+    """Give the runs this model made before it recorded its origin that record (each essay's
+    cache in its own locked transaction); how many caches changed. Generate does this first, so
+    a model given a record later names its earlier samples too."""
+    if origin is None:
+        return 0
+    return sum(record_origin(cache_path(e.slug), e.slug, origin) for e in essays)
 
 
 def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint: str, request: Request, progress: bool = True, todo: list | None = None) -> Summary:

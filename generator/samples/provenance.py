@@ -41,8 +41,11 @@ def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Pla
     elsewhere: Counter[str] = Counter()
     versions: Counter[tuple[str, int]] = Counter()
     unknown = 0
+    unrecorded: Counter[tuple[str, str]] = Counter()
     for entry in cache.passages.values():
         for run in entry.runs:
+            if run.origin is None:
+                unrecorded[(run.model, run.model_fingerprint)] += 1
             fp, _ = _model_here(models_dir, run.model, models)
             if fp != run.model_fingerprint:
                 absent[(run.model, run.model_fingerprint)] += 1
@@ -63,6 +66,10 @@ def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Pla
     for (recipe, version), n in sorted(versions.items()):
         notes.append(f"{path}: {n} run(s) were made by version {version} of the {recipe} engine, this one is version {VERSIONS[recipe]}: "
                      "the same model, seed and platform may give other samples now (those runs stay as they are)")
+    for (name, fp), n in sorted(unrecorded.items()):
+        notes.append(f"{path}: {n} run(s) of model {name} {fp} do not record where its weights came from, so pages name it "
+                     f"“{name}” (origin not recorded); a model that download-model, import-model or train-demo-model made "
+                     "records it, and generate adds it to the runs already here")
     if unknown:
         notes.append(f"{path}: {unknown} run(s) do not say what they were made on (made before runs recorded it)")
     return notes

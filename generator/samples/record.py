@@ -4,11 +4,12 @@ append what the engine made (under the file's lock, through ``generator.transact
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..content.essays import Passage
 from .cache import PassageSamples, Run, SampleCache
+from .origin import Origin
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,31 @@ def record(path: Path, slug: str, passage: Passage, runs: list[Run], *, position
         entry.text = passage.text
         if position:
             entry.position = passage.index + 1
-        added = [entry.add(r) for r in runs]
+        # Each run takes the origin the cache keeps for its model (the first record stays).
+        kept = [replace(r, origin=cache.record_origin(r.origin) if r.origin else cache.origin_of(r.model_fingerprint)) for r in runs]
+        added = [entry.add(r) for r in kept]
         return Recorded(entry, [r for r, _ in added], [new for _, new in added])
 
     done = update_samples(path, slug, change)
     for r, new in zip(done.runs, done.new):
         log.debug("%s: %s run %s for passage %s (%s)", path, "recorded" if new else "found", r.id, passage.key, r.label)
+    return done
+
+
+def record_origin(path: Path, slug: str, origin: Origin) -> bool:
+    """Give the runs already in this cache of the model ``origin`` speaks for that record, under
+    the file's lock; whether the file changed. A cache with no run of that model is not written,
+    and one that already keeps a record for it keeps it."""
+    from ..transactions import update_samples
+
+    if not path.exists():
+        return False
+
+    def change(cache: SampleCache) -> bool:
+        has = any(r.model_fingerprint == origin.fingerprint for e in cache.passages.values() for r in e.runs)
+        return has and cache.origin_of(origin.fingerprint) is None and cache.record_origin(origin) is origin
+
+    done = update_samples(path, slug, change)
+    if done:
+        log.info("%s: the runs of model %s now record where its weights came from (%s)", path, origin.fingerprint, origin.source)
     return done

@@ -24,7 +24,7 @@ from . import writer
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 3
+MANIFEST_VERSION = 4  # 4: provenance names each model from its origin record
 PACKAGE = Path(__file__).resolve().parent.parent
 
 

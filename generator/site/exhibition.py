@@ -17,7 +17,6 @@ from ..content.essays import count_words
 from ..errors import InputError
 from ..picks.resolve import VerbosifiedEssay
 from ..picks.store import Picks
-from .render import model_name
 
 _NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
@@ -89,7 +88,7 @@ def medium(config: SiteConfig, essays: Sequence, provenance: list[dict]) -> str:
     fine-tuned, how many samples there are, and who chose the sentences."""
     if not provenance:
         return "An essay, not yet verbosified"
-    models = ", ".join(dict.fromkeys(model_name(r["model"]) for r in provenance))
+    models = ", ".join(dict.fromkeys(r["label"] for r in provenance))
     steps = sorted({s for e in essays for s in e.exhibit.get("steps", [])})
     samples = sum(r["samples"] for r in provenance)
     hand = sum(e.exhibit.get("hand", 0) for e in essays)

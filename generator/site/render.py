@@ -16,13 +16,13 @@ import markupsafe
 
 from ..config import SiteConfig
 from ..picks.resolve import EssayStats, VerbosifiedEssay
+from ..samples.cache import Run
+from ..samples.origin import model_label
 
-OPENAI_MODELS = ("124M", "355M", "774M", "1558M")
-
-
-def model_name(model: str) -> str:
-    """A model as every page names it: "GPT-2 124M", or any other model labelled as not OpenAI's."""
-    return f"GPT-2 {model}" if model in OPENAI_MODELS else f"demo model “{model}” (a small GPT-2 trained here, not OpenAI’s GPT-2)"
+def model_name(run: Run) -> str:
+    """The model behind ``run`` as every page names it: from the record of where its weights came
+    from (``samples.origin``), never from its folder's name."""
+    return model_label(run.model, run.origin)
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class EssaySummary:
     date: str
     order: int
     stats: EssayStats
-    provenance: tuple[tuple[str, str, int, int, int], ...]  # (model, recipe, passages, runs, samples)
+    provenance: tuple[tuple[str, str, str, int, int, int], ...]  # (model's label, its origin's source or "", recipe, passages, runs, samples)
     overview: str = ""  # path of the essay's overview animation (without .gif/.png), relative to the site root
     draft: bool = False  # rendered only by serve and build --drafts, never listed in the sitemap
     exhibit: dict = field(default_factory=dict)  # the loop's passages and the label's records (exhibition.exhibit_of)
@@ -73,7 +73,6 @@ def environment(templates: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals["openai_models"] = OPENAI_MODELS
     env.globals["model_name"] = model_name
     return env
 
@@ -83,19 +82,21 @@ def _page(env: jinja2.Environment, template: str, site: SiteConfig, page_path: s
     return html.encode("utf-8")
 
 
-def provenance_of(verbosified: VerbosifiedEssay) -> tuple[tuple[str, str, int, int, int], ...]:
-    """(model, recipe, passages, runs, samples) for the runs behind one essay."""
-    groups: dict[tuple[str, str], list] = {}
+def provenance_of(verbosified: VerbosifiedEssay) -> tuple[tuple[str, str, str, int, int, int], ...]:
+    """(model's label, its origin's source or "" when not recorded, recipe, passages, runs, samples)
+    for the runs behind one essay."""
+    groups: dict[tuple[str, str, str], list] = {}
     for vp in verbosified.passages.values():
         seen = set()
         for run in vp.runs:
-            g = groups.setdefault((run.model, run.recipe), [0, 0, 0])
-            if (run.model, run.recipe) not in seen:
+            key = (model_name(run), run.origin.source if run.origin else "", run.recipe)
+            g = groups.setdefault(key, [0, 0, 0])
+            if key not in seen:
                 g[0] += 1
-                seen.add((run.model, run.recipe))
+                seen.add(key)
             g[1] += 1
             g[2] += len(run.samples)
-    return tuple((m, r, *g) for (m, r), g in sorted(groups.items()))
+    return tuple((*k, *g) for k, g in sorted(groups.items()))
 
 
 def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, animations: dict | None = None, *, artist: bool = False) -> bytes:
@@ -131,10 +132,10 @@ def _totals(essays: list[EssaySummary]) -> EssayStats:
 
 
 def _provenance(essays: list[EssaySummary]) -> list[dict]:
-    rows: dict[tuple[str, str], dict] = {}
+    rows: dict[tuple[str, str, str], dict] = {}
     for e in essays:
-        for model, recipe, passages, runs, samples in e.provenance:
-            row = rows.setdefault((model, recipe), {"model": model, "recipe": recipe, "passages": 0, "runs": 0, "samples": 0})
+        for label, source, recipe, passages, runs, samples in e.provenance:
+            row = rows.setdefault((label, source, recipe), {"label": label, "source": source, "recipe": recipe, "passages": 0, "runs": 0, "samples": 0})
             row["passages"] += passages
             row["runs"] += runs
             row["samples"] += samples
@@ -167,14 +168,14 @@ def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[Es
             "../",
             gen=site.generation,
             provenance=provenance,
-            demo_used=any(r["model"] not in OPENAI_MODELS for r in provenance),
+            sources={r["source"] for r in provenance},
         ),
         "explore/index.html": _page(env, "explore.html", site, "explore/", "../", gen=site.generation, passages=explored(explore_caches)),
         "alternatives/index.html": _page(env, "alternatives.html", site, "alternatives/", "../", alternatives=alternatives(explore_caches)),
         "exhibition/index.html": _page(
             env, "exhibition.html", site, "exhibition/", "../",
-            models=list(dict.fromkeys(r["model"] for r in provenance)),
-            demo_used=any(r["model"] not in OPENAI_MODELS for r in provenance),
+            models=list(dict.fromkeys(r["label"] for r in provenance)),
+            sources={r["source"] for r in provenance},
         ),
         "exhibition/passages.json": exhibition_json(site, essays if loop is None else loop),
         "label/index.html": _page(

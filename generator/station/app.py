@@ -15,7 +15,7 @@ import jinja2
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, send_file
 
 from ..localweb import guard
-from ..site.render import OPENAI_MODELS, show_controls
+from ..site.render import show_controls
 from .session import Station
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ guard(views, name="station", token_header=TOKEN_HEADER, keys=lambda: (station().
 @views.get("/")
 def index():
     s = station()
-    return render_template("station.html", station=s, token=s.token, missing=s.missing(), openai_models=OPENAI_MODELS)
+    return render_template("station.html", station=s, token=s.token, missing=s.missing())
 
 
 @views.get("/static/<name>")

@@ -9,6 +9,7 @@ from ..picks.auto import pick_passage
 from ..picks.candidates import resolve_ref, run_candidates
 from ..picks.store import PassagePicks, Picks
 from ..samples.cache import Params, PassageSamples, Run, SampleCache
+from ..samples.origin import Origin
 from .visitor import Blocklist, as_essay
 
 HIDDEN = "The model wrote something the artist chose not to show."
@@ -47,5 +48,5 @@ def untamed_column(sample: str, blocklist: Blocklist) -> dict:
     return {"text": sample, "note": ""}
 
 
-def run_of(model: str, fingerprint: str, params: Params, samples: list[str], flags: list[str]) -> Run:
-    return Run(model, fingerprint, "fast", params, tuple(samples), tuple(flags))
+def run_of(model: str, fingerprint: str, params: Params, samples: list[str], flags: list[str], origin: Origin | None = None) -> Run:
+    return Run(model, fingerprint, "fast", params, tuple(samples), tuple(flags), origin=origin)

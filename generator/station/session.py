@@ -15,7 +15,7 @@ from ..content.essays import Essay, Passage
 from ..content.layout import ContentLayout
 from ..errors import InputError
 from ..samples.cache import Params
-from ..site.render import model_name
+from ..samples.origin import Origin, model_label, of_folder
 from .jobs import StationEngine, Visit
 from .result import HIDDEN, run_of, tamed_column, untamed_column, with_words
 from .visitor import Blocklist, Refused, visitor_passage
@@ -44,7 +44,7 @@ def untamed_params(config: SiteConfig) -> Params:
     return Params(1.0, 0, g.length, g.seed, 0, g.learning_rate, "passage")
 
 
-def _examples(layout: ContentLayout, config: SiteConfig, essays: list[Essay]) -> list[Example]:
+def _examples(layout: ContentLayout, config: SiteConfig, essays: list[Essay], origins: dict[str, Origin]) -> list[Example]:
     from ..picks.resolve import verbosify
     from ..picks.store import load_picks
     from ..samples.cache import load_cache
@@ -60,7 +60,9 @@ def _examples(layout: ContentLayout, config: SiteConfig, essays: list[Essay]) ->
         passage = essay.passages[int(n) - 1]
         cache, _ = load_cache(layout.samples(slug), slug)
         picks, _ = load_picks(layout.picks(slug), slug)
-        cached = [i.text for i in verbosify(essay, cache, picks, config.sentence_splitter).at(passage).insertions]
+        insertions = verbosify(essay, cache, picks, config.sentence_splitter).at(passage).insertions
+        cached = [i.text for i in insertions]
+        origins.update({i.run.model: i.run.origin for i in insertions if i.run.origin and i.run.model not in origins})
         untamed = ""
         explored, _ = load_cache(layout.explore(slug), slug)
         entry = explored.for_passage(passage.key)
@@ -83,7 +85,8 @@ class Station:
         s = self.config.station
         self.blocklist = Blocklist.read(self.layout.content_file(s.blocklist, "station.blocklist") if s.blocklist else None)
         essays = read_essays(self.layout, passage_size=self.config.passage_size, splitter=self.config.sentence_splitter)
-        self.examples = _examples(self.layout, self.config, essays)
+        self.cached_origins: dict[str, Origin] = {}  # model name -> the record the examples' runs keep
+        self.examples = _examples(self.layout, self.config, essays, self.cached_origins)
         self.models_dir = models_dir
         self.model = model or self.config.generation.model
         self.keep = keep
@@ -97,8 +100,24 @@ class Station:
     # -- what the page shows
 
     @property
+    def origin(self) -> Origin | None:
+        """Where the station's model came from: its folder's record, or, with no model here, the
+        record the exhibit's samples keep for a model of that name (what the examples show)."""
+        if self.missing() is None:
+            try:
+                return of_folder(self.models_dir / self.model)
+            except (InputError, OSError, ValueError):
+                return None
+        return self.cached_origins.get(self.model)
+
+    @property
     def model_label(self) -> str:
-        return model_name(self.model)
+        return model_label(self.model, self.origin)
+
+    @property
+    def openai(self) -> bool:
+        """Whether the record says the model is OpenAI's GPT-2 (the untamed column is then "GPT-2 untamed")."""
+        return bool(self.origin and self.origin.openai_size)
 
     def missing(self) -> str | None:
         """Why no request can run (no model), saying how to get one; None when all is well."""
@@ -159,7 +178,9 @@ class Station:
         view = {}
         if visit.stage == "done":
             passage = visit.context
-            run = run_of(self.model, visit.result.get("fingerprint", ""), self.tamed, visit.result["samples"], visit.result["flags"])
+            origin = visit.result.get("origin")
+            run = run_of(self.model, visit.result.get("fingerprint", ""), self.tamed, visit.result["samples"], visit.result["flags"],
+                         Origin.from_dict(origin) if origin else None)
             view = {"tamed": tamed_column(passage, run, splitter=self.config.sentence_splitter, blocklist=self.blocklist)}
         if self.keep is not None:
             self._keep(visit, view)

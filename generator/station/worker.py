@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             prompt = job["passage"]
             tamed = Params(**job["tamed"])
             engine.check_fits(len(engine.encode(prompt)), tamed.length)
-            report: dict = {"fingerprint": fp, "platform": engine.platform.as_dict() if engine.platform else None}
+            report: dict = {"fingerprint": fp, "platform": engine.platform.as_dict() if engine.platform else None,
+                            "origin": engine.origin.as_dict() if engine.origin else None}
             if job.get("untamed"):
                 untamed = Params(**job["untamed"])
                 say(out, id=rid, stage="untamed")

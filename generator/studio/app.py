@@ -107,48 +107,47 @@ def page_context(**more) -> dict:
     return {"token": c.token, "ratio_target": c.studio.ratio, "site": c.studio.config, **more}
 
 
-# Every page is rendered under the studio's lock: a refresh in another thread may
-# replace the essay's state while a template still reads it.
+# Every page is rendered from a snapshot of the essay's state (``Studio.view``), outside the
+# studio's lock: a refresh in another thread gives the state new objects, never changes these.
 
 
 @views.get("/")
 def index():
     studio = ctx().studio
-    with studio.lock:
-        rows = [(s, totals(s.verbosified(studio.config.sentence_splitter), studio.ratio)) for s in studio.essays()]
-        return render_template("list.html", **page_context(rows=rows))
+    rows = [(s, totals(s.verbosified(studio.config.sentence_splitter), studio.ratio)) for s in studio.views()]
+    return render_template("list.html", **page_context(rows=rows))
 
 
 @views.get("/essays/<slug>/")
 def essay(slug: str):
     studio, engine = ctx().studio, ctx().engine
     missing = engine.missing()
-    with studio.lock:
-        try:
-            s = studio.essay(slug)
-        except StudioError:
-            abort(404)
-        splitter = studio.config.sentence_splitter
-        v = s.verbosified(splitter)
-        passages = [passage_view(s, v, p.key, splitter) for p in s.essay.passages]
-        return render_template("essay.html", **page_context(
-            state=s, passages=passages, totals=totals(v, studio.ratio), notices=studio.take_notices(slug),
-            engine_missing=missing, preview_url=f"/preview/essays/{s.slug}/"))
+    try:
+        s = studio.view(slug)
+    except StudioError:
+        abort(404)
+    notices = studio.take_notices(slug)
+    splitter = studio.config.sentence_splitter
+    v = s.verbosified(splitter)
+    passages = [passage_view(s, v, p.key, splitter) for p in s.essay.passages]
+    return render_template("essay.html", **page_context(
+        state=s, passages=passages, totals=totals(v, studio.ratio), notices=notices,
+        engine_missing=missing, preview_url=f"/preview/essays/{s.slug}/"))
 
 
 def passage_payload(slug: str, key: str, notices: tuple[str, ...] = (), message: str = "") -> dict:
     studio, engine = ctx().studio, ctx().engine
     missing = engine.missing()
-    with studio.lock:
-        s = studio.essay(slug)
-        splitter = studio.config.sentence_splitter
-        v = s.verbosified(splitter)
-        view = passage_view(s, v, key, splitter)
-        html = render_template("passage.html", p=view, engine_missing=missing)
-        t = totals(v, studio.ratio)
-        return {"passage": key, "html": html, "ratio": round(t.ratio, 3), "words": t.now, "original": t.original,
-                "curated": t.curated, "passages": t.passages, "notices": list(notices), "version": studio.version,
-                "reload": bool(notices), "message": message}
+    version = studio.version
+    s = studio.view(slug)
+    splitter = studio.config.sentence_splitter
+    v = s.verbosified(splitter)
+    view = passage_view(s, v, key, splitter)
+    html = render_template("passage.html", p=view, engine_missing=missing)
+    t = totals(v, studio.ratio)
+    return {"passage": key, "html": html, "ratio": round(t.ratio, 3), "words": t.now, "original": t.original,
+            "curated": t.curated, "passages": t.passages, "notices": list(notices), "version": version,
+            "reload": bool(notices), "message": message}
 
 
 def body() -> dict:
@@ -201,23 +200,22 @@ def more(slug: str):
     problem = generation_problem({**own, "samples": samples})
     if problem:
         raise StudioError(f"{problem[0]} {problem[1]}")
-    with studio.lock:
-        s = studio.essay(slug)
-        passage = s.passage(key)
-        if passage.problem:  # what generate skips, the studio does not start either
-            raise StudioError(f"passage {passage.index + 1} cannot prompt the model and stays as written: {passage.problem}")
-        if s.cache_warning:  # its run could not be written: say so before the engine works for nothing
-            raise Conflict(f"{s.cache_warning}; fix or move it before asking for more samples")
-        missing = engine.missing()
-        if missing:
-            raise StudioError(missing)
-        params = dataclasses.replace(engine.next_params(s.cache.for_passage(key)), **own)
-        problem = top_k_problem(params.top_k, engine.vocabulary())
-        if problem:
-            raise StudioError(f"top_k {problem}")
-        job = engine.submit(slug, key, params, samples, essay_path=s.header.path,
-                            cache_path=studio.layout.samples(s.slug), site_toml=studio.layout.site_toml)
-        return jsonify(job.as_dict())
+    s = studio.view(slug)  # the model check and the worker's start happen without the studio's lock
+    passage = s.passage(key)
+    if passage.problem:  # what generate skips, the studio does not start either
+        raise StudioError(f"passage {passage.index + 1} cannot prompt the model and stays as written: {passage.problem}")
+    if s.cache_warning:  # its run could not be written: say so before the engine works for nothing
+        raise Conflict(f"{s.cache_warning}; fix or move it before asking for more samples")
+    missing = engine.missing()
+    if missing:
+        raise StudioError(missing)
+    params = dataclasses.replace(engine.next_params(s.cache.for_passage(key)), **own)
+    problem = top_k_problem(params.top_k, engine.vocabulary())
+    if problem:
+        raise StudioError(f"top_k {problem}")
+    job = engine.submit(slug, key, params, samples, essay_path=s.header.path,
+                        cache_path=studio.layout.samples(s.slug), site_toml=studio.layout.site_toml)
+    return jsonify(job.as_dict())
 
 
 @views.get("/api/jobs/<job_id>")

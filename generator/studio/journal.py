@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,8 @@ class Journal:
     def __init__(self, folder: Path | None, content: Path, slug: str):
         self.path = folder / digest(str(content.resolve()), 12) / f"{slug}.json" if folder else None
         self.steps: list[Step] = []
+        self._dirty = False
+        self._io = threading.Lock()  # one flush at a time: the last one writes the latest steps
 
     def load(self, current: str | None) -> None:
         """Read the steps kept on disk, if the picks file is still what the last one left."""
@@ -72,31 +75,38 @@ class Journal:
         else:
             self.clear()
 
+    # push, pop and clear change the steps in memory (under the studio's lock); ``flush`` puts them
+    # on disk, fsynced, after the studio has let go of its lock, so no page waits for a disk.
+
     def push(self, step: Step) -> None:
         self.steps = [*self.steps, step][-MAX_STEPS:]
-        self._save()
+        self._dirty = True
 
     def pop(self) -> Step:
         step = self.steps.pop()
-        self._save()
+        self._dirty = True
         return step
 
     def clear(self) -> None:
         self.steps = []
-        if self.path is not None:
-            try:
-                self.path.unlink(missing_ok=True)
-            except OSError as exc:
-                log.warning("%s: could not remove the undo journal (%s)", self.path, exc)
+        self._dirty = True
 
     def __bool__(self) -> bool:
         return bool(self.steps)
 
-    def _save(self) -> None:
-        if self.path is None:
-            return
-        steps = [{"key": s.key, "old": _entry_to(s.old), "before": s.before, "after": s.after} for s in self.steps]
-        try:
-            atomic_write_text(self.path, json.dumps({"format": FORMAT, "steps": steps}, ensure_ascii=False) + "\n")
-        except OSError as exc:  # the decision is saved already; only a restart would forget how to undo it
-            log.warning("%s: could not keep the undo history on disk (%s); undo works until the studio stops", self.path, exc)
+    def flush(self) -> None:
+        """Write the steps as they are now (or remove the file when there are none)."""
+        with self._io:
+            if not self._dirty or self.path is None:
+                self._dirty = False
+                return
+            self._dirty = False
+            steps = list(self.steps)
+            try:
+                if not steps:
+                    self.path.unlink(missing_ok=True)
+                    return
+                data = [{"key": s.key, "old": _entry_to(s.old), "before": s.before, "after": s.after} for s in steps]
+                atomic_write_text(self.path, json.dumps({"format": FORMAT, "steps": data}, ensure_ascii=False) + "\n")
+            except OSError as exc:  # the decision is saved already; only a restart would forget how to undo it
+                log.warning("%s: could not keep the undo history on disk (%s); undo works until the studio stops", self.path, exc)

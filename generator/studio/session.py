@@ -1,6 +1,11 @@
 """The studio's state: the essays, their sample caches and picks, and every decision.
 
-One lock guards it, so the web server's threads take turns. Every file is
+One lock guards the state in memory, held only while it is read or changed there:
+never while a thread waits for a file's lock, renders a page, writes the undo
+journal or starts a worker, so every page answers while ``pick`` holds a picks
+file. A page works on a snapshot (``view``): a refresh replaces the state's
+objects and never changes them in place. Writers of one essay's picks file take
+turns on that essay's own ``writer`` lock, outside the studio's. Every file is
 read again whenever it changed on disk (an editor, `generate`, `pick`). A
 decision is a compare-and-swap (``transactions.update_picks``): under the
 file's lock it is applied to the picks file as it is at that moment, never
@@ -12,6 +17,7 @@ bytes a decision replaced, from a journal that survives a restart.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -78,6 +84,13 @@ class EssayState:
     picks_warnings: list[str] = field(default_factory=list)
     undo: Journal | None = None
     notices: list[str] = field(default_factory=list)
+    writer: threading.Lock = field(default_factory=threading.Lock)  # this process's writers of the picks file take turns
+    writing: bool = False  # a write of the picks file is under way: a refresh leaves the picks to it
+
+    def snapshot(self) -> EssayState:
+        """The state as it is now, for reading without the studio's lock: a refresh gives the
+        state new objects, so those this copy holds stay as they are."""
+        return copy.copy(self)
 
     @property
     def slug(self) -> str:
@@ -120,6 +133,22 @@ class Studio:
         with self.lock:
             return [self.essay(h.slug, h) for h in self.headers()]
 
+    def view(self, slug: str) -> EssayState:
+        """A snapshot of the essay, every file re-read that changed, to render without the lock."""
+        with self.lock:
+            s = self.essay(slug)
+            snap = s.snapshot()
+        s.undo.flush()
+        return snap
+
+    def views(self) -> list[EssayState]:
+        with self.lock:
+            states = self.essays()
+            snaps = [s.snapshot() for s in states]
+        for s in states:
+            s.undo.flush()
+        return snaps
+
     def essay(self, slug: str, header: EssayHeader | None = None) -> EssayState:
         """The essay named ``slug``, every file re-read that changed since the last look."""
         with self.lock:
@@ -147,6 +176,8 @@ class Studio:
         self._refresh_picks(s)
 
     def _refresh_picks(self, s: EssayState) -> None:
+        if s.writing:  # the writer takes the file as it leaves it, and says if it had changed
+            return
         path = self.layout.picks(s.slug)
         try:
             text = read_text(path)
@@ -188,40 +219,54 @@ class Studio:
     def decide(self, slug: str, action: str, key: str, candidate: str | None = None) -> Decision:
         if action not in ACTIONS:
             raise StudioError(f"unknown action {action!r} (one of: {', '.join(ACTIONS)})")
-        with self.lock:
-            s = self.essay(slug)
-            passage = s.passage(key)
-            self._writable(s)
-            ref = self._ref(s, key, candidate) if action in ("accept", "reject", "unpick", "up", "down") else None
-            entry = self._write(s, key, lambda picks, old: self._apply(s, action, passage, ref, picks, old))
+        with self.essay_writer(slug):
+            with self.lock:
+                s = self.essay(slug)
+                passage = s.passage(key)
+                self._writable(s)
+                ref = self._ref(s, key, candidate) if action in ("accept", "reject", "unpick", "up", "down") else None
+                snap = s.snapshot()
+            entry = self._write(s, snap, key, lambda picks, old: self._apply(snap, action, passage, ref, picks, old))
             message = "auto-pick found nothing usable in this passage" if action == "auto" and (entry is None or not entry.refs) else ""
-            return Decision(slug, key, self._take_notices(s), message)
+            with self.lock:
+                return Decision(slug, key, self._take_notices(s), message)
+
+    def essay_writer(self, slug: str) -> threading.Lock:
+        """The lock this process's writers of ``slug``'s picks file take turns on (never the studio's)."""
+        with self.lock:
+            return self.essay(slug).writer
 
     def undo(self, slug: str) -> Decision | None:
         """Take the last decision back (None when there is none): the picks file's bytes as
         they were before it, or, when the file changed since, the passage's entry as it was."""
-        with self.lock:
-            s = self.essay(slug)
-            self._writable(s)
-            if not s.undo:
-                return None
-            step = s.undo.steps[-1]
+        with self.essay_writer(slug):
+            with self.lock:
+                s = self.essay(slug)
+                self._writable(s)
+                if not s.undo:
+                    return None
+                step = s.undo.steps[-1]
+                snap = s.snapshot()
             path = self.layout.picks(s.slug)
 
             def change(text: str | None):
                 if text == step.after:
                     return REMOVE if step.before is None else step.before
-                picks, _ = self._parse(s, text)
-                return self._render(s, text, self._with(picks, step.key, step.old))
+                picks, _ = self._parse(snap, text)
+                return self._render(snap, text, self._with(picks, step.key, step.old))
 
-            w = self._transact(path, change, s)
-            self.version += 1
-            s.undo.pop()
-            if w.moved:
-                s.undo.clear()
-                s.notices.append(f"{path.name} changed outside the studio: the undo was applied to it (undo starts afresh)")
-            self._take_text(s, w.text)
-            return Decision(slug, step.key, self._take_notices(s))
+            with self._writing(s):
+                w = self._transact(path, change, snap.picks_text)
+                with self.lock:
+                    self.version += 1
+                    s.undo.pop()
+                    if w.moved:
+                        s.undo.clear()
+                        s.notices.append(f"{path.name} changed outside the studio: the undo was applied to it (undo starts afresh)")
+                    self._take_text(s, w.text)
+                    decision = Decision(slug, step.key, self._take_notices(s))
+            s.undo.flush()
+            return decision
 
     def _take_notices(self, s: EssayState) -> tuple[str, ...]:
         notices, s.notices = tuple(s.notices), []
@@ -290,41 +335,58 @@ class Studio:
     def _render(self, s: EssayState, text: str | None, picks: Picks) -> str:
         return picks_text(text, self.config, s.essay, s.cache, picks)
 
-    def _write(self, s: EssayState, key: str, decide) -> PassagePicks | None:
+    def _write(self, s: EssayState, snap: EssayState, key: str, decide) -> PassagePicks | None:
         """One decision as a compare-and-swap: under the file's lock, ``decide(picks, entry)``
         is applied to the picks file as it is then. When it is not what the studio last
         read (an editor saved it), the decision is applied to that text, and the page is
-        told. Nothing is written, and no undo step kept, when the decision changes nothing."""
+        told. Nothing is written, and no undo step kept, when the decision changes nothing.
+        Called with the essay's writer lock, not the studio's: ``snap`` is what it reads."""
         path = self.layout.picks(s.slug)
         olds: list[PassagePicks | None] = []
 
         def change(text: str | None):
-            picks = s.picks if text == s.picks_text else self._parse(s, text)[0]
+            picks = snap.picks if text == snap.picks_text else self._parse(snap, text)[0]
             old = picks.passages.get(key)
             olds.append(old)
             entry = decide(picks, copy.deepcopy(old) if old else PassagePicks(key))
             new = self._with(picks, key, entry)
             if new.passages.get(key) == old:
                 return None
-            return self._render(s, text, new)
+            return self._render(snap, text, new)
 
-        w = self._transact(path, change, s)
-        if w.moved:
-            s.undo.clear()
-            s.notices.append(f"{path.name} changed outside the studio: your decision was applied to it (undo starts afresh)")
-            log.info("%s changed on disk; the decision was applied to it", path)
-        self._take_text(s, w.text)
-        if w.changed:
-            self.version += 1
-            s.undo.push(Step(key, olds[-1], w.before, w.text))
-        return s.picks.passages.get(key)
+        with self._writing(s):
+            w = self._transact(path, change, snap.picks_text)
+            with self.lock:
+                if w.moved:
+                    s.undo.clear()
+                    s.notices.append(f"{path.name} changed outside the studio: your decision was applied to it (undo starts afresh)")
+                    log.info("%s changed on disk; the decision was applied to it", path)
+                self._take_text(s, w.text)
+                if w.changed:
+                    self.version += 1
+                    s.undo.push(Step(key, olds[-1], w.before, w.text))
+                entry = s.picks.passages.get(key)
+        s.undo.flush()
+        return entry
+
+    @contextlib.contextmanager
+    def _writing(self, s: EssayState):
+        """While a write waits for the file's lock, writes, and its result is taken in, a
+        refresh leaves the essay's picks alone: it would take the new file for an editor's."""
+        with self.lock:
+            s.writing = True
+        try:
+            yield
+        finally:
+            with self.lock:
+                s.writing = False
 
     @staticmethod
-    def _transact(path: Path, change, s: EssayState):
+    def _transact(path: Path, change, read: str | None):
         """``update_picks`` with its refusals in the studio's terms: 503 for a lock held too
         long, 409 for a file that cannot be read. Nothing was written either way."""
         try:
-            return update_picks(path, change, read=s.picks_text)
+            return update_picks(path, change, read=read)
         except LockTimeout as exc:
             raise Busy(str(exc)) from None
         except InputError as exc:

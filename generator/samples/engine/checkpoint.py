@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from ...platform import Platform
+from ..origin import OPENAI_MODELS
 
 FILES = (
     "checkpoint",
@@ -30,7 +31,6 @@ FILES = (
     "model.ckpt.meta",
     "vocab.bpe",
 )
-OPENAI_MODELS = ("124M", "355M", "774M", "1558M")
 
 
 @dataclass(frozen=True)
@@ -228,3 +228,6 @@ def build_random(folder: Path, hparams: Hparams, seed: int = 0, merges: int | No
             sess.run(tf.compat.v1.variables_initializer(variables))
             write_vocabulary(folder, merges)
             write_checkpoint(sess, saver, folder, hparams)
+    from ..origin import record
+
+    record(folder, "random", note=f"GPT-2's initialisation, seed {seed}")

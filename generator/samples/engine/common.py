@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ...platform import Platform
     from ..cache import Params
+    from ..origin import Origin
 
 SEED_CONTEXT = 1023  # gpt-2-simple's generate() holds at most 1023 tokens, prompt and sample together
 
@@ -59,6 +60,7 @@ class Engine(Protocol):
     recipe: str
     version: int  # VERSIONS[recipe]: recorded in every run
     platform: Platform  # what its runs are made on
+    origin: Origin | None  # where its weights came from (``samples.origin``), recorded with every run
 
     def encode(self, text: str) -> list[int]: ...
     def check_fits(self, prompt_tokens: int, length: int) -> None: ...

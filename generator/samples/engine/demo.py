@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ...platform import schedulable_cpus, this_machine
+from .. import origin
 from .checkpoint import Hparams, write_checkpoint, write_made_on, write_vocabulary
 from .tf import load
 
@@ -52,8 +53,9 @@ def encoder(merges: int | None):
         return enc_mod.get_encoder(tmp)
 
 
-def train(texts: list[str], folder: Path, plan: TrainingPlan = TrainingPlan(), progress: bool = True) -> dict:
-    """Train on ``texts`` and write the checkpoint to ``folder``; returns figures."""
+def train(texts: list[str], folder: Path, plan: TrainingPlan = TrainingPlan(), progress: bool = True, trained_on: str = "texts given to train()") -> dict:
+    """Train on ``texts`` and write the checkpoint to ``folder``, with its origin record saying it
+    was trained here on ``trained_on``; returns figures."""
     tf, _ = load()
     from gpt_2_simple.src import model
 
@@ -100,4 +102,5 @@ def train(texts: list[str], folder: Path, plan: TrainingPlan = TrainingPlan(), p
         write_vocabulary(folder, plan.merges)
         write_checkpoint(sess, saver, folder, plan.hparams)
         write_made_on(folder, this_machine(schedulable_cpus()))  # TensorFlow's default session: a thread per CPU it may use
+        origin.record(folder, "trained-here", trained_on=f"{trained_on}; {plan.hparams.n_layer} layers, {plan.steps} steps from random weights")
     return {"tokens": int(len(tokens)), "first_loss": first, "final_loss": float(last), "seconds": time.perf_counter() - start}

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from ...errors import InputError
+from .. import origin
 from .checkpoint import FILES, Hparams, check_model
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,11 @@ def download(models_dir: Path, name: str, base_url: str = OPENAI_BASE, *, progre
     folder = models_dir / name
     if folder.exists():
         log.info("%s is already there; checking it", folder)
-        return verify(folder)
+        params = verify(folder)
+        if origin.of_folder(folder) is None:
+            log.warning("%s does not record where its weights came from, so pages name it “%s” (origin not recorded); "
+                        "move it aside and download it again to record it", folder, name)
+        return params
     staging = models_dir / f".{name}.partial"
     staging.mkdir(parents=True, exist_ok=True)
     sizes = SIZES.get(name, {})
@@ -162,6 +167,10 @@ def download(models_dir: Path, name: str, base_url: str = OPENAI_BASE, *, progre
     except InputError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise InputError(exc.path, f"{exc.message} (downloaded from {base}/models/{name}/)", exc.line) from None
+    if name in origin.OPENAI_MODELS:  # recorded in the folder before it takes its name
+        origin.record(staging, "openai", size=name, url=f"{base}/models/{name}/")
+    else:
+        origin.record(staging, "download", url=f"{base}/models/{name}/")
     staging.rename(folder)
     return params
 

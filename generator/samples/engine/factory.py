@@ -49,13 +49,17 @@ def model_view(folder: Path, request: Request) -> ModelView:
 def open_engine(folder: Path, recipe: str, *, max_finetune_steps: int = 1, window: bool = False, samples: int = 10, length: int = 100) -> Engine:
     """Load the model into the recipe's engine (this imports TensorFlow), once ``footprint``
     finds the memory for it (``samples`` x ``length``: the largest batch it will draw)."""
+    from ..origin import of_folder
     from .footprint import check
 
     check(folder, recipe, window=window, max_finetune_steps=max_finetune_steps, samples=samples, length=length)
     if recipe == "seed":
         from .seed import SeedEngine
 
-        return SeedEngine(folder)
-    from .fast import FastEngine
+        engine: Engine = SeedEngine(folder)
+    else:
+        from .fast import FastEngine
 
-    return FastEngine(folder, max_finetune_steps=max(1, max_finetune_steps), window=window)
+        engine = FastEngine(folder, max_finetune_steps=max(1, max_finetune_steps), window=window)
+    engine.origin = of_folder(folder)  # what every run it makes records of where its weights came from
+    return engine

@@ -96,6 +96,7 @@ def stream_seed(params: Params, prompt: str) -> list[int]:
 class FastEngine:
     recipe = "fast"
     version = VERSIONS["fast"]
+    origin = None  # set by ``factory.open_engine`` from the folder's record
 
     def __init__(self, folder: Path, *, max_finetune_steps: int = 1, window: bool = False, early_stop: bool = True):
         tf, _ = load()

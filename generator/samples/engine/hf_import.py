@@ -242,8 +242,27 @@ def resolve_source(path: Path) -> Path:
     return path
 
 
+def hub_identity(folder: Path) -> tuple[str, str] | None:
+    """(repository id, commit) when ``folder`` is a snapshot in Hugging Face's cache
+    (``models--org--name/snapshots/<commit>``, which is what ``from_hub`` returns), else None."""
+    snapshots, entry = folder.parent, folder.parent.parent
+    if snapshots.name != "snapshots" or not entry.name.startswith("models--"):
+        return None
+    return entry.name[len("models--"):].replace("--", "/"), folder.name
+
+
+def origin_of_source(folder: Path) -> dict[str, str]:
+    """What an import records of where its weights came from: the hub repository and commit
+    for a snapshot of Hugging Face's cache; otherwise only the folder's name (never its path)."""
+    hub = hub_identity(folder)
+    if hub:
+        return {"source": "huggingface", "repository": hub[0], "commit": hub[1]}
+    return {"source": "folder", "folder": folder.resolve().name}
+
+
 def import_model(source: Path, models_dir: Path, name: str) -> Hparams:
-    """Convert ``source`` into ``models_dir/name`` (all or nothing) and verify it."""
+    """Convert ``source`` into ``models_dir/name`` (all or nothing), verify it and record its origin."""
+    from .. import origin
     from .download import verify
 
     folder = models_dir / name
@@ -258,6 +277,7 @@ def import_model(source: Path, models_dir: Path, name: str) -> Hparams:
     try:
         write_model(staging, hp, weights, vocab, merges)
         verify(staging)
+        origin.record(staging, **origin_of_source(source))
         staging.rename(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -43,6 +43,7 @@ class _Quiet(contextlib.ExitStack):
 class SeedEngine:
     recipe = "seed"
     version = VERSIONS["seed"]
+    origin = None  # set by ``factory.open_engine`` from the folder's record
 
     def __init__(self, folder: Path):
         self.tf, self.gpt2 = load()
