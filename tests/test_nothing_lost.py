@@ -378,7 +378,7 @@ def test_numbers_from_a_request_are_taken_exactly_and_top_k_is_checked_against_t
                           ({"top_k": 100000}, "model's 557 tokens"), ({"temperature": "inf"}, "number"), ({"seed": 2**40}, "seed must be between")):
             status, answer = _call(running, "POST", "/api/essays/alpha/more", {"passage": key, **body})
             assert status == 400 and why in answer["error"], (body, answer)
-        assert running.engine._proc is None  # nothing reached the engine
+        assert running.engine.proc is None  # nothing reached the engine
     finally:
         _stop(running)
 
@@ -559,7 +559,7 @@ def test_a_dead_workers_reader_fails_only_the_jobs_it_was_sent(tmp_path):
     successor = subprocess.Popen([sys.executable, "-c", "import sys\nfor line in sys.stdin: pass"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         engine._jobs = {"j1": Job("j1", "alpha", "k1", params, 2, worker=dead), "j2": Job("j2", "alpha", "k2", params, 2, worker=successor)}
-        engine._read(dead)  # what its reader thread does when the process ends
+        engine._exited(dead, dead.wait())  # what the worker's reader thread says when the process ends
         assert engine.job("j1").stage == "error" and "stopped" in engine.job("j1").message
         assert engine.job("j2").stage == "queued"  # sent to the new worker: still waiting for it
     finally:

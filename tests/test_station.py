@@ -68,6 +68,13 @@ def _wait(running, vid: str, timeout: float = 180) -> dict:
     raise AssertionError(f"request {vid} did not finish in {timeout} s")
 
 
+def _request(models_dir: Path):
+    from generator.samples.cache import Params
+    from generator.samples.request import Request
+
+    return Request("tiny", models_dir, "fast", 2, Params(0.8, 30, 8, 1, 1, 1e-4))
+
+
 def _sentences(samples: list[str]) -> set[str]:
     return {text for s in samples for text, _ in sample_sentences(s)}
 
@@ -160,7 +167,7 @@ def test_too_long_input_and_blocked_words_are_refused_and_nothing_runs(browser, 
             page.evaluate("t => { const a = document.querySelector('textarea'); a.removeAttribute('maxlength'); a.value = t; }", text)
             page.get_by_role("button", name="Verbosify").click()
             page.wait_for_function("m => document.querySelector('[role=alert]').textContent.includes(m)", arg=message, timeout=10_000)
-        assert running.station.engine._visits == {} and running.station.engine._proc is None  # nothing ran
+        assert running.station.engine._visits == {} and running.station.engine.proc is None  # nothing ran
         assert _post(running, {"passage": "x" * 601}, token=running.station.token)[0] == 400
         assert _post(running, {"passage": 42}, token=running.station.token)[0] == 400
     finally:
@@ -298,11 +305,9 @@ def test_a_request_older_than_the_timeout_is_dropped_with_a_message(tmp_path):
     (its worker stopped), and the one queued behind it, already too old, is dropped unrun."""
     from generator.station.jobs import StationEngine
 
-    class Silent(StationEngine):
-        def command(self) -> list[str]:
-            return [sys.executable, "-c", "import sys, time\nfor line in sys.stdin: time.sleep(3600)"]
-
-    engine = Silent(tmp_path, "none", 1, timeout=1.0)
+    silent = [sys.executable, "-c", "import json, sys, time\nfor line in sys.stdin:\n"
+              "    print(json.dumps({'job': json.loads(line)['job'], 'stage': 'loaded'}), flush=True)\n    time.sleep(3600)"]
+    engine = StationEngine(_request(tmp_path), timeout=1.0, command=silent)
     try:
         a = engine.submit("One. Two. Three.", {}, 1, None)
         b = engine.submit("Four. Five. Six.", {}, 1, None)
@@ -322,3 +327,84 @@ def test_kiosk_station_dry_run_opens_the_station(capsys, tmp_path):
     assert run_cli("kiosk", "--station", "--dry-run", "--browser", str(browser)) == 0
     line = capsys.readouterr().out.strip()
     assert "--kiosk" in line and line.endswith("http://127.0.0.1:8002/")
+
+
+def test_a_station_request_runs_as_generate_would_with_the_exhibits_train_on_and_its_escalation(exhibit, models):
+    """site.toml asks for training on gpt-2-simple's windows and for 2-token samples, which are
+    all too short to use: the visitor's request records `window` and climbs generate's ladder
+    (top_k 30, then 40, then 80), and what the page shows is picked from all three runs."""
+    toml = exhibit / "site.toml"
+    toml.write_text(toml.read_text().replace('[generation]\nmodel = "fixture"', '[generation]\nmodel = "tiny"\ntrain_on = "window"\nlength = 2\nsamples = 2'))
+    running = _open(exhibit, models)
+    try:
+        code, body = _post(running, {"passage": VISITOR}, token=running.station.token)
+        assert code == 202
+        status = _wait(running, body["id"])
+        visit = running.station.engine.visit(body["id"])
+    finally:
+        running.server.shutdown()
+        running.close()
+    assert status["stage"] == "done", status
+    runs = visit.result["runs"]
+    assert [r["params"]["train_on"] for r in runs] == ["window"] * 3
+    assert [r["params"]["top_k"] for r in runs] == [30, 40, 80] and all(f == "empty" for r in runs for f in r["flags"])
+    assert visit.result["samples"] == [x for r in runs for x in r["samples"]]
+
+
+def _slow_loader(tmp_path: Path, load: float) -> list[str]:
+    """A stand-in engine worker that takes ``load`` seconds to load its model, then answers every
+    visit at once with one run (the protocol of generator.samples.worker)."""
+    script = tmp_path / "slow_worker.py"
+    script.write_text(f"""import json, sys, time
+loaded = False
+for line in sys.stdin:
+    job = json.loads(line)["job"]
+    if not loaded:
+        print(json.dumps({{"job": job, "stage": "loading"}}), flush=True)
+        time.sleep({load})
+        loaded = True
+        print(json.dumps({{"job": job, "stage": "loaded", "load_seconds": {load}}}), flush=True)
+    run = {{"model": "tiny", "model_fingerprint": "sha256:0000000000000000", "recipe": "fast", "samples": [" It was slow."], "flags": [""],
+           "params": {{"temperature": 0.8, "top_k": 30, "length": 8, "seed": 1, "finetune_steps": 1, "learning_rate": 0.0001}}}}
+    print(json.dumps({{"job": job, "stage": "done", "runs": [run], "fingerprint": "sha256:0000000000000000"}}), flush=True)
+""")
+    return [sys.executable, str(script)]
+
+
+def test_a_timeout_shorter_than_the_models_load_still_answers_the_first_visitor(tmp_path):
+    """The timeout counts from the end of loading: a worker that loads for 3 s answers a station
+    whose timeout is 1 s, the visit showing its loading stage first; a load past its own budget
+    is stopped with a sentence for the visitor."""
+    from generator.station.jobs import StationEngine
+
+    engine = StationEngine(_request(tmp_path), timeout=1.0, command=_slow_loader(tmp_path, 3.0))
+    try:
+        visit = engine.submit(VISITOR, {}, 1, None)
+        assert visit.done.wait(60)
+        assert visit.stage == "done" and "loading" in visit.seen, (visit.stage, visit.message)
+        assert engine.load_estimate() == 3.0  # the next visitor's page says "about 3 s"
+    finally:
+        engine.close()
+    engine = StationEngine(_request(tmp_path), timeout=1.0, command=_slow_loader(tmp_path, 3600.0), load_seconds=1.0)
+    try:
+        visit = engine.submit(VISITOR, {}, 1, None)
+        assert visit.done.wait(60)
+        assert visit.stage == "error" and "took more than 1 seconds to load" in visit.message
+        assert visit.worker.wait(10) is not None  # the stuck loader was stopped
+    finally:
+        engine.close()
+
+
+def test_closing_the_station_starts_nothing_after_and_reaps_its_worker(tmp_path):
+    """A visit taken just as the station closes never starts a fresh worker after close; the
+    worker that ran is reaped and the dispatcher joined."""
+    from generator.station.jobs import StationEngine
+
+    engine = StationEngine(_request(tmp_path), timeout=30.0, command=_slow_loader(tmp_path, 0.0))
+    first = engine.submit(VISITOR, {}, 1, None)
+    assert first.done.wait(60) and first.stage == "done"
+    proc = engine.proc
+    engine.close()
+    assert proc.returncode is not None and engine.proc is None and not engine._dispatcher.is_alive()
+    late = engine.submit(VISITOR, {}, 1, None)
+    assert late.stage == "error" and "closing" in late.message and engine.proc is None

@@ -319,7 +319,7 @@ def test_more_samples_runs_the_engine_in_a_worker_and_appends_a_run(browser, exh
         pg.wait_for_function(f"n => document.querySelectorAll('[data-passage=\"{key}\"] .run').length > n", arg=runs_before + 1, timeout=120_000)
         cache, _ = parse_cache((exhibit / "samples" / "beta.json").read_text(), "beta")
         assert cache.passages[key].runs[-1].params.top_k == 40
-        assert running.engine._proc is not None and running.engine._proc.poll() is None  # one worker, still up
+        assert running.engine.proc is not None and running.engine.proc.poll() is None  # one worker, still up
     finally:
         running.server.shutdown()
         running.close()

@@ -254,26 +254,33 @@ def load_cache(path: Path, slug: str) -> tuple[SampleCache, str | None]:
     return cache, None
 
 
+def run_as_dict(r: Run) -> dict:
+    """A run as the cache writes it (its model's origin is kept apart, once per model)."""
+    return {
+        "id": r.id,
+        "model": r.model,
+        "model_fingerprint": r.model_fingerprint,
+        "recipe": r.recipe,
+        "params": asdict(r.params),
+        "samples": list(r.samples),
+        "flags": list(r.flags),
+        **({"platform": r.platform.as_dict()} if r.platform else {}),
+        **({"engine": r.engine} if r.engine is not None else {}),
+    }
+
+
+def run_from_dict(data, origin: Origin | None = None) -> Run:
+    """A run written by ``run_as_dict``, checked as the cache checks it (CacheError)."""
+    return replace(_run_from(data), origin=origin)
+
+
 def dump_cache(cache: SampleCache) -> str:
     passages = {}
     for key, entry in sorted(cache.passages.items()):
         passages[key] = {
             **({"position": entry.position} if entry.position is not None else {}),
             "text": entry.text,
-            "runs": [
-                {
-                    "id": r.id,
-                    "model": r.model,
-                    "model_fingerprint": r.model_fingerprint,
-                    "recipe": r.recipe,
-                    "params": asdict(r.params),
-                    "samples": list(r.samples),
-                    "flags": list(r.flags),
-                    **({"platform": r.platform.as_dict()} if r.platform else {}),
-                    **({"engine": r.engine} if r.engine is not None else {}),
-                }
-                for r in entry.runs
-            ],
+            "runs": [run_as_dict(r) for r in entry.runs],
         }
     origins = {r.model_fingerprint: r.origin.as_dict() for e in cache.passages.values() for r in e.runs if r.origin}
     doc = {"format": FORMAT, "essay": cache.slug, **({"models": origins} if origins else {}), "passages": passages}

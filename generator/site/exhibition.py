@@ -67,20 +67,21 @@ def exhibition_json(config: SiteConfig, essays: Sequence) -> bytes:
     return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def _number(n: int) -> str:
+def number_word(n: int) -> str:
+    """A count in words up to twenty (what the label and the station write), else in digits."""
     return _NUMBERS[n] if 0 <= n < len(_NUMBERS) else str(n)
 
 
 def _steps(steps: list[int], passage_size: int) -> str:
-    unit = f"{_number(passage_size)}-sentence passage"
+    unit = f"{number_word(passage_size)}-sentence passage"
     if not steps:
         return ""
     if steps == [0]:
         return "not fine-tuned"
     if len(steps) == 1:
         n = steps[0]
-        return f"fine-tuned for {_number(n)} step{'s' if n != 1 else ''} on each {unit}"
-    return f"fine-tuned for {_number(steps[0])} to {_number(steps[-1])} steps on each {unit}"
+        return f"fine-tuned for {number_word(n)} step{'s' if n != 1 else ''} on each {unit}"
+    return f"fine-tuned for {number_word(steps[0])} to {number_word(steps[-1])} steps on each {unit}"
 
 
 def medium(config: SiteConfig, essays: Sequence, provenance: list[dict]) -> str:

@@ -1,35 +1,37 @@
 """Visitors' requests, seen from the web process: one queue, one engine worker.
 
-Requests run one at a time, first come first served, in a worker process
-(``generator.station.worker``) started on the first request and kept, so the
-model loads once. A request older than the timeout, waiting or running, is
-dropped with a message; one that overruns while running takes the worker
-with it (a fresh one starts for the next). Results live in memory only, for
-the page to fetch, and are forgotten a few minutes later. This module never
-imports TensorFlow.
+Requests run one at a time, first come first served, in the engine worker
+(``generator.samples.worker``, through ``channel.Worker``: the studio's program) started on the
+first request and kept, so the model loads once. Loading has its own budget
+(``LOAD_SECONDS``) and its own stage; the timeout counts from the end of loading. A request
+older than the timeout, waiting or running, is dropped with a message; one that overruns while
+running takes the worker with it (a fresh one starts for the next). Results live in memory
+only, for the page to fetch, and are forgotten a few minutes later. A visitor reads only
+sentences meant for a visitor: the worker's own words go to the log. This module never imports
+TensorFlow.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
-import json
 import logging
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..samples.channel import reports, start, stop
+from ..samples.channel import Closed, Worker, worker_command
+from ..samples.request import Request
 
 log = logging.getLogger(__name__)
 _MOVES = threading.Lock()
 FORGET_AFTER = 300.0  # seconds a finished request stays fetchable
+LOAD_SECONDS = 900.0  # the most a worker may take to load the model (TensorFlow and 1558M's 6 GB from a slow disk)
 STAGES = ("queued", "loading", "untamed", "finetuning", "sampling", "done", "error")
+TRY_AGAIN = "The station could not continue your words this time; please try again."
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Visit:
     seen: set = field(default_factory=set, repr=False)  # the stages it went through
     worker: object = field(default=None, repr=False)  # the process it was sent to
     context: object = field(default=None, repr=False)  # the caller's own (the station's Passage)
+    clock_from: float | None = None  # when its timeout started: its turn came with the model loaded, or loading ended
+    changed: threading.Event = field(default_factory=threading.Event, repr=False)  # set at every move, and when loading ends
 
     @property
     def over(self) -> bool:
@@ -70,33 +74,44 @@ class Visit:
             if self.over:
                 self.finished = time.monotonic()
                 self.done.set()
+            self.changed.set()
             return True
 
 
 class StationEngine:
-    """The queue and the worker process behind it."""
+    """The queue and the engine worker behind it."""
 
-    def __init__(self, models_dir: Path, model: str, finetune_steps: int, timeout: float, on_finish: Callable[[Visit], None] | None = None):
-        self.models_dir, self.model, self.finetune_steps, self.timeout = models_dir, model, finetune_steps, timeout
+    def __init__(self, request: Request, timeout: float, on_finish: Callable[[Visit], None] | None = None,
+                 *, command: list[str] | None = None, load_seconds: float = LOAD_SECONDS, load_estimate: float = 30.0):
+        self.request, self.timeout, self.load_seconds = request, timeout, load_seconds
         self.on_finish = on_finish  # called in the dispatcher once a request is done or dropped
-        self._proc: subprocess.Popen | None = None
+        self.worker = Worker(command or worker_command(request), on_report=self._report, on_exit=self._exited, name="station's engine worker")
+        self._warm: subprocess.Popen | None = None  # the process that has the model loaded
         self._visits: dict[str, Visit] = {}
         self._queue: collections.deque[Visit] = collections.deque()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._ids = itertools.count(1)
         self._closed = False
-        self.seconds: dict[str, float] = {}  # the last request's time per stage: the progress bar's estimate
+        self.seconds: dict[str, float] = {"loading": load_estimate}  # the last request's time per stage: the progress bar's estimate
         self._dispatcher = threading.Thread(target=self._dispatch, name="station-dispatcher", daemon=True)
         self._dispatcher.start()
 
     # -- the web process's side
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        """The worker process, while one runs (None before the first request)."""
+        return self.worker.proc
 
     def submit(self, passage: str, tamed: dict, samples: int, untamed: dict | None, context: object = None) -> Visit:
         with self._lock:
             self._forget()
             visit = Visit(f"v{next(self._ids)}-{os.urandom(4).hex()}", passage, tamed, samples, untamed, context=context)
             self._visits[visit.id] = visit
+            if self._closed:
+                visit.move("error", "The station is closing; please try again in a moment.")
+                return visit
             self._queue.append(visit)
             self._wake.notify()
         return visit
@@ -114,6 +129,10 @@ class StationEngine:
             except ValueError:
                 return 0
 
+    def load_estimate(self) -> float:
+        """About how long loading the model takes: the last load's time, or the first guess."""
+        return self.seconds["loading"]
+
     def progress(self, visit: Visit) -> float:
         """0..1 for the page's bar: the stages done, and the one under way by the last request's timing."""
         if visit.stage == "done":
@@ -122,18 +141,23 @@ class StationEngine:
                  if (s != "untamed" or visit.untamed) and (s != "loading" or "loading" in visit.seen)]  # a warm worker does not load
         if visit.stage not in order:
             return 0.0
-        guess = {"loading": 20.0, "untamed": 2.0, "finetuning": 2.0, "sampling": 10.0}
-        spans = [self.seconds.get(s, guess[s]) for s in order]
+        guess = {"untamed": 2.0, "finetuning": 2.0, "sampling": 10.0}
+        spans = [self.seconds.get(s, guess.get(s, 1.0)) for s in order]
         i = order.index(visit.stage)
         within = min(0.95, (time.monotonic() - visit.stage_started) / max(spans[i], 0.1))
         return round((sum(spans[:i]) + within * spans[i]) / sum(spans), 3)
 
     def close(self) -> None:
+        """Take no more requests, let the one in hand end (its worker stopped), drop those
+        queued, reap the worker and join the dispatcher: nothing starts after this."""
         with self._lock:
             self._closed = True
+            queued, self._queue = list(self._queue), collections.deque()
             self._wake.notify()
-        proc, self._proc = self._proc, None
-        stop(proc)
+        for visit in queued:
+            visit.move("error", "The station is closing; please try again in a moment.")
+        self.worker.close()
+        self._dispatcher.join(timeout=60)
 
     # -- the dispatcher: one request at a time
 
@@ -156,9 +180,9 @@ class StationEngine:
             try:
                 try:
                     self._run(visit)
-                except Exception as exc:  # noqa: BLE001 - one request's failure must not stop the queue
+                except Exception:  # noqa: BLE001 - one request's failure must not stop the queue
                     log.exception("request %s", visit.id)
-                    visit.move("error", f"The station could not run this ({exc}); please try again.")
+                    visit.move("error", TRY_AGAIN)
                 if self.on_finish is not None:
                     try:
                         self.on_finish(visit)
@@ -173,54 +197,67 @@ class StationEngine:
 
     def _run(self, visit: Visit) -> None:
         """Send ``visit`` to the worker and wait for it: it may have waited its turn for up to the
-        timeout, and may then run for as long again (so a long wait never starves its own run)."""
+        timeout; loading the model then has its own budget; and the run has the timeout again,
+        counted from the end of loading (so a long wait or a slow load never starves its own run)."""
         visit.began = time.monotonic()
         if visit.began - visit.created > self.timeout:
             visit.move("error", f"The station was busy for more than {self.timeout:.0f} seconds; please try again.")
             return
-        left = self.timeout
+        line = {"kind": "visit", "job": visit.id, "passage": visit.passage, "params": visit.tamed, "samples": visit.samples, "untamed": visit.untamed}
         try:
-            proc = visit.worker = self._worker()
-            proc.stdin.write(json.dumps({"id": visit.id, "passage": visit.passage, "tamed": visit.tamed,
-                                         "samples": visit.samples, "untamed": visit.untamed}) + "\n")
-            proc.stdin.flush()
-        except OSError as exc:
-            visit.move("error", f"The engine could not start ({exc}).")
+            visit.worker = self.worker.send(line)
+        except (OSError, Closed) as exc:
+            log.error("request %s: the engine worker could not take it (%s)", visit.id, exc)
+            visit.move("error", TRY_AGAIN)
             return
-        if not visit.done.wait(left):
-            log.warning("request %s ran past %.0f s: stopping the engine worker", visit.id, self.timeout)
-            self._kill()
-            visit.move("error", f"That took longer than {self.timeout:.0f} seconds, so the station stopped it; please try again.")
+        if visit.worker is self._warm:
+            visit.clock_from = visit.began
+        while True:
+            visit.changed.clear()
+            if visit.over:
+                return
+            now = time.monotonic()
+            if visit.clock_from is None:  # the model is loading
+                left = self.load_seconds - (now - visit.began)
+                why = f"The model took more than {self.load_seconds:.0f} seconds to load, so the station stopped it; please try again."
+            else:
+                left = self.timeout - (now - visit.clock_from)
+                why = f"That took longer than {self.timeout:.0f} seconds, so the station stopped it; please try again."
+            if left <= 0:
+                log.warning("request %s: %s", visit.id, why)
+                visit.move("error", why)  # first: the killed worker's end must not say otherwise
+                self.worker.kill(visit.worker)
+                return
+            visit.changed.wait(left)
 
-    def _worker(self) -> subprocess.Popen:
-        if self._proc is not None and self._proc.poll() is None:
-            return self._proc
-        log.info("starting the station's engine worker for %s", self.model)
-        self._proc = start(self.command())
-        threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
-        return self._proc
+    def _report(self, proc: subprocess.Popen, report: dict) -> None:
+        visit = self._visits.get(report.pop("job", ""))
+        if visit is None or visit.over or visit.worker is not proc:
+            return
+        stage = report.pop("stage", visit.stage)
+        now = time.monotonic()
+        if stage == "loaded":
+            self._warm = proc
+            self.seconds["loading"] = float(report.get("load_seconds", now - visit.stage_started))
+            visit.clock_from = now
+            visit.changed.set()
+            return
+        if stage == "error":  # the worker's words (they may name files) go to the log; the visitor reads its public sentence
+            log.warning("request %s: %s", visit.id, report.get("message", ""))
+            visit.move("error", report.get("public") or TRY_AGAIN)
+            return
+        report.pop("message", None)
+        report.pop("public", None)
+        visit.result.update(report)
+        if stage != visit.stage and visit.stage in ("untamed", "finetuning", "sampling"):
+            self.seconds[visit.stage] = now - visit.stage_started
+        if stage != visit.stage or stage == "done":
+            visit.move(stage)
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "generator.station.worker", "--models-dir", str(self.models_dir.resolve()),
-                "--model", self.model, "--finetune-steps", str(self.finetune_steps)]
-
-    def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-
-    def _read(self, proc: subprocess.Popen) -> None:
-        for report in reports(proc):
-            visit = self._visits.get(report.pop("id", ""))
-            if visit is None or visit.over:
-                continue
-            stage = report.pop("stage", visit.stage)
-            message = report.pop("message", "")
-            visit.result.update(report)
-            if stage != visit.stage and visit.stage in ("loading", "untamed", "finetuning", "sampling"):
-                self.seconds[visit.stage] = time.monotonic() - visit.stage_started
-            visit.move(stage, message)
-        code = proc.wait()
+    def _exited(self, proc: subprocess.Popen, code: int) -> None:
+        if self._warm is proc:
+            self._warm = None
         running = self._running
         if running is not None and running.worker is proc and not running.over:  # never its successor's request
-            running.move("error", f"The engine stopped (exit {code}); please try again.")
+            log.warning("request %s: the engine worker stopped (exit %s)", running.id, code)
+            running.move("error", TRY_AGAIN)

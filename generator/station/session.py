@@ -15,10 +15,12 @@ from ..content.essays import Essay, Passage
 from ..content.layout import ContentLayout
 from ..errors import InputError
 from ..samples.cache import Params
+from ..samples.request import request_from
 from ..samples.origin import Origin, model_label, of_folder
+from ..site.exhibition import number_word
 from .jobs import StationEngine, Visit
-from .result import HIDDEN, run_of, tamed_column, untamed_column, with_words
-from .visitor import Blocklist, Refused, visitor_passage
+from .result import HIDDEN, runs_of, tamed_column, untamed_column, with_words
+from .visitor import MAX_CHARS, Blocklist, Refused, visitor_passage
 
 log = logging.getLogger(__name__)
 MAX_EXAMPLES = 4
@@ -30,12 +32,6 @@ class Example:
     passage: Passage
     cached: list[str]  # the sentences the exhibit picked for it
     cached_untamed: str  # an untamed sample from the exploration, when there is one
-
-
-def tamed_params(config: SiteConfig) -> Params:
-    """The exhibit's [generation] settings, on the passage's own tokens (the fast recipe's default)."""
-    g = config.generation
-    return Params(g.temperature, g.top_k, g.length, g.seed, g.finetune_steps, g.learning_rate, "passage")
 
 
 def untamed_params(config: SiteConfig) -> Params:
@@ -92,12 +88,23 @@ class Station:
         self.keep = keep
         self.token = token
         self.hosts: set[str] = set()  # set once the port is bound
-        self.tamed = tamed_params(self.config)
+        # what `generate` would run for the exhibit: its model, recipe, train_on, parameters and sample count
+        self.request = request_from(self.config, models_dir, model=self.model)
+        self.tamed = self.request.params
         self.untamed = untamed_params(self.config) if s.untamed else None
-        self.engine = StationEngine(models_dir, self.model, max(1, self.tamed.finetune_steps), s.timeout_seconds, on_finish=self._finished)
-        self._fingerprint: str | None = None
+        self.engine = StationEngine(self.request, s.timeout_seconds, on_finish=self._finished, load_estimate=self._load_estimate())
 
     # -- what the page shows
+
+    def _load_estimate(self) -> float:
+        """About how long the worker takes to load the model, before it has loaded once: TensorFlow
+        and the engine (15 s on 2 cores) and the weights (28.9 s in all for 124M's 0.5 GB)."""
+        from ..samples.engine.checkpoint import Hparams
+
+        try:
+            return 15.0 + Hparams.read(self.models_dir / self.model).weight_bytes / 36e6
+        except (OSError, ValueError, KeyError, TypeError):
+            return 30.0
 
     @property
     def origin(self) -> Origin | None:
@@ -109,6 +116,14 @@ class Station:
             except (InputError, OSError, ValueError):
                 return None
         return self.cached_origins.get(self.model)
+
+    @property
+    def sentences(self) -> str:
+        """How many sentences a visitor may write, in words: the exhibit's passage size."""
+        n = self.config.passage_size
+        return f"{number_word(n)} sentence{'s' if n != 1 else ''}"
+
+    max_chars = MAX_CHARS
 
     @property
     def model_label(self) -> str:
@@ -150,7 +165,7 @@ class Station:
             return str(exc), 400, None
         if self.missing():
             return "The station has no model to run, so it can show only the examples' cached results.", 503, None
-        visit = self.engine.submit(passage.text, dataclasses.asdict(self.tamed), self.config.generation.samples,
+        visit = self.engine.submit(passage.text, dataclasses.asdict(self.tamed), self.request.samples,
                                    dataclasses.asdict(self.untamed) if self.untamed else None, context=passage)
         visit.result["words"] = passage.words
         return "", 202, visit
@@ -167,6 +182,8 @@ class Station:
         out = {"stage": stage, "message": visit.message, "ahead": self.engine.ahead_of(visit),
                "progress": self.engine.progress(visit) if stage != "done" else 1.0, "passage": visit.passage,
                "words": visit.result.get("words", 0)}
+        if stage == "loading":
+            out["about"] = round(self.engine.load_estimate())
         if "untamed" in visit.result and self.untamed is not None:
             out["untamed"] = untamed_column(visit.result["untamed"], self.blocklist)
         if stage == "done":
@@ -179,9 +196,9 @@ class Station:
         if visit.stage == "done":
             passage = visit.context
             origin = visit.result.get("origin")
-            run = run_of(self.model, visit.result.get("fingerprint", ""), self.tamed, visit.result["samples"], visit.result["flags"],
-                         Origin.from_dict(origin) if origin else None)
-            view = {"tamed": tamed_column(passage, run, splitter=self.config.sentence_splitter, blocklist=self.blocklist)}
+            runs = runs_of(visit.result.get("runs", []), Origin.from_dict(origin) if origin else None)
+            visit.result["samples"] = [x for run in runs for x in run.samples]
+            view = {"tamed": tamed_column(passage, runs, splitter=self.config.sentence_splitter, blocklist=self.blocklist)}
         if self.keep is not None:
             self._keep(visit, view)
         if view:

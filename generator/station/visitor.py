@@ -1,7 +1,8 @@
-"""What a visitor may send: up to three sentences, 600 characters, no blocked word.
+"""What a visitor may send: up to a passage's worth of sentences (``passage_size``), 600
+characters, no blocked word.
 
-Input is split with the essays' own splitter, so "three sentences" means what
-it means for a passage of the piece. Every refusal is a sentence meant for the
+Input is split with the essays' own splitter, so a sentence means what it means for a
+passage of the piece. Every refusal is a sentence meant for the
 visitor, shown on the screen as it is.
 """
 

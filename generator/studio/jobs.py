@@ -1,26 +1,24 @@
 """"More samples", seen from the web process: the engine worker and its jobs.
 
-The worker (``generator.studio.worker``) is started on the first request and
-kept, so the model loads once per studio session. Jobs run one after another
-in it; a thread reads its reports and keeps each job's stage for the page to
-poll. This module never imports TensorFlow.
+The engine worker (``generator.samples.worker``, through ``channel.Worker``, as the station's)
+is started on the first request and kept, so the model loads once per studio session. Jobs run
+one after another in it; its reader keeps each job's stage for the page to poll. This module
+never imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import logging
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..samples.channel import reports, start, stop
+from ..samples.channel import Closed, Worker, worker_command
 from ..samples.cache import Params, PassageSamples
 from ..samples.policy import next_params
 from ..samples.request import Request
@@ -58,11 +56,16 @@ class EngineWorker:
 
     def __init__(self, request: Request):
         self.request = request
-        self._proc: subprocess.Popen | None = None
         self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._fingerprint: str | None = None
+        self.worker = Worker(worker_command(request), on_report=self._report, on_exit=self._exited, name="studio's engine worker")
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        """The worker process, while one runs (None until the first request)."""
+        return self.worker.proc
 
     def missing(self) -> str | None:
         """Why no run can be made (no model), in words that say how to get one; None when all is well."""
@@ -107,53 +110,40 @@ class EngineWorker:
                     return job
             job = Job(f"j{next(self._ids)}", slug, passage, params, samples)
             self._jobs[job.id] = job
-            proc = self._worker()
-            job.worker = proc
-            line = {"job": job.id, "passage": passage, "params": dataclasses.asdict(params), "samples": samples,
+            line = {"kind": "record", "job": job.id, "passage": passage, "params": dataclasses.asdict(params), "samples": samples,
                     "essay_path": str(essay_path), "cache_path": str(cache_path), "site_toml": str(site_toml)}
             try:
-                proc.stdin.write(json.dumps(line) + "\n")
-                proc.stdin.flush()
-            except OSError as exc:  # it died just now: its reader marks the jobs it had, this one too
+                job.worker = self.worker.send(line)
+            except (OSError, Closed) as exc:  # it died just now, or the studio is stopping
                 job.stage, job.message, job.finished = "error", f"the engine worker stopped ({exc}); ask again to restart it", time.monotonic()
         return job
 
     def job(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
-    def _worker(self) -> subprocess.Popen:
-        if self._proc is not None and self._proc.poll() is None:
-            return self._proc
-        r = self.request
-        log.info("starting the engine worker for %s (%s recipe)", r.model, r.recipe)
-        self._proc = start(self.command())
-        threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
-        return self._proc
+    def _report(self, proc: subprocess.Popen, report: dict) -> None:
+        job = self._jobs.get(report.pop("job", ""))
+        if job is None or job.worker is not proc or job.over:
+            return
+        stage = report.pop("stage", job.stage)
+        if stage == "loaded":
+            return
+        job.stage = stage
+        job.message = report.pop("message", job.message)
+        report.pop("public", None)
+        job.result.update(report)
+        if job.over:
+            job.finished = time.monotonic()
+            if job.stage == "done":
+                job.message = (f"{report.get('samples', 0)} samples, {report.get('usable', 0)} usable, in {report.get('seconds', 0):.1f} s"
+                               + ("" if report.get("new", True) else "; the same run was already there"))
 
-    def command(self) -> list[str]:
-        r = self.request
-        return [sys.executable, "-m", "generator.studio.worker", "--models-dir", str(r.models_dir.resolve()), "--model", r.model,
-                "--recipe", r.recipe, "--finetune-steps", str(r.params.finetune_steps), "--train-on", r.params.train_on]
-
-    def _read(self, proc: subprocess.Popen) -> None:
-        for report in reports(proc):
-            job = self._jobs.get(report.pop("job", ""))
-            if job is None or job.worker is not proc:
-                continue
-            job.stage = report.pop("stage", job.stage)
-            job.message = report.pop("message", job.message)
-            job.result.update(report)
-            if job.over:
-                job.finished = time.monotonic()
-                if job.stage == "done":
-                    job.message = (f"{report.get('samples', 0)} samples, {report.get('usable', 0)} usable, in {report.get('seconds', 0):.1f} s"
-                                   + ("" if report.get("new", True) else "; the same run was already there"))
-        code = proc.wait()
+    def _exited(self, proc: subprocess.Popen, code: int) -> None:
         with self._lock:
             for job in self._jobs.values():
                 if not job.over and job.worker is proc:  # never the jobs already sent to its successor
                     job.stage, job.message, job.finished = "error", f"the engine worker stopped (exit {code}); ask again to restart it", time.monotonic()
 
     def close(self) -> None:
-        proc, self._proc = self._proc, None
-        stop(proc)
+        self.worker.close()
+

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ...platform import Platform
     from ..cache import Params
     from ..origin import Origin
@@ -61,6 +63,7 @@ class Engine(Protocol):
     version: int  # VERSIONS[recipe]: recorded in every run
     platform: Platform  # what its runs are made on
     origin: Origin | None  # where its weights came from (``samples.origin``), recorded with every run
+    on_stage: Callable[[str], None] | None  # told "finetuning", then "sampling", as ``generate`` goes on
 
     def encode(self, text: str) -> list[int]: ...
     def check_fits(self, prompt_tokens: int, length: int) -> None: ...

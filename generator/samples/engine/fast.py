@@ -97,6 +97,7 @@ class FastEngine:
     recipe = "fast"
     version = VERSIONS["fast"]
     origin = None  # set by ``factory.open_engine`` from the folder's record
+    on_stage = None  # called with "finetuning", then "sampling", as ``generate`` goes on (the station's page shows them)
 
     def __init__(self, folder: Path, *, max_finetune_steps: int = 1, window: bool = False, early_stop: bool = True):
         tf, _ = load()
@@ -247,11 +248,15 @@ class FastEngine:
         self.check_fits(len(tokens), params.length)
         self.split = {}
         start = time.perf_counter()
+        if self.on_stage:
+            self.on_stage("finetuning")
         if params.finetune_steps:
             self.finetune(prompt, params, tokens)
         else:
             self.reset()
         tuned = time.perf_counter()
+        if self.on_stage:
+            self.on_stage("sampling")
         rows = self.sample_tokens(prompt, params, nsamples, tokens)
         sampled = time.perf_counter()
         continuations = [self.decode(row) for row in rows]

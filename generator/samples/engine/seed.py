@@ -44,6 +44,7 @@ class SeedEngine:
     recipe = "seed"
     version = VERSIONS["seed"]
     origin = None  # set by ``factory.open_engine`` from the folder's record
+    on_stage = None  # called with "finetuning", then "sampling", as ``generate`` goes on (the station's page shows them)
 
     def __init__(self, folder: Path):
         self.tf, self.gpt2 = load()
@@ -130,11 +131,15 @@ class SeedEngine:
         self.check_fits(len(self.encode(prompt)), params.length)
         start = time.perf_counter()
         try:
+            if self.on_stage:
+                self.on_stage("finetuning")
             if params.finetune_steps:
                 self.finetune(prompt, params)
             else:
                 self.reset(params)
             tuned = time.perf_counter()
+            if self.on_stage:
+                self.on_stage("sampling")
             continuations = self.sample(prompt, params, nsamples)
         finally:
             self._forget()

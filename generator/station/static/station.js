@@ -15,7 +15,7 @@
   const reduce = window.matchMedia("(prefers-reduced-motion: reduce)");
   const ready = body.dataset.model === "ready";
   const STAGES = {
-    queued: "Waiting for the machine", loading: "Loading GPT-2 (once, when the station starts)", untamed: "GPT-2 untamed is writing",
+    queued: "Waiting for the machine", loading: "The model is loading (once, when the station starts)", untamed: "GPT-2 untamed is writing",
     finetuning: "Fine-tuning GPT-2 on your words", sampling: "Sampling continuations of your words", done: "Done",
   };
   let examples = [], current = 0, idleTimer = 0;
@@ -125,7 +125,8 @@
       }
       if (tok !== current) return;
       if (!r.ok) { say(s.error); progress.hidden = true; break; }
-      const line = s.ahead ? `${s.ahead} visitor${s.ahead > 1 ? "s" : ""} ahead of you: waiting for the machine` : STAGES[s.stage] || s.stage;
+      const line = s.ahead ? `${s.ahead} visitor${s.ahead > 1 ? "s" : ""} ahead of you: waiting for the machine`
+        : s.stage === "loading" && s.about ? `The model is loading, about ${s.about} s (once, when the station starts)` : STAGES[s.stage] || s.stage;
       if (stage.textContent !== line) stage.textContent = line; // the live region speaks only what changed
       bar.value = s.progress;
       bar.textContent = Math.round(s.progress * 100) + "%";
