@@ -166,7 +166,7 @@ def _essays(args, config):
 
 
 def cmd_generate(args) -> int:
-    from generator.samples.generate import run
+    from generator.samples.generate import generate
     from generator.samples.request import request_from
 
     config = _config(args)
@@ -185,26 +185,10 @@ def cmd_generate(args) -> int:
         train_on=args.train_on,
         force=args.force,
     )
-    essays = _essays(args, config)
-    from generator.samples.engine.checkpoint import check_model, fingerprint
-    from generator.samples.engine.factory import model_view, open_engine
-    from generator.samples.generate import plan, record_origins
-    from generator.samples.origin import of_folder
-
-    folder = check_model(request.models_dir, request.model)
-    fp = fingerprint(folder)
-    record_origins(essays, _layout(args).samples, of_folder(folder))
-    todo = plan(essays, _layout(args).samples, model_view(folder, request), fp, request)  # decided before TensorFlow loads
-    if not todo:
+    summary = generate(_essays(args, config), _layout(args).samples, request, progress=not args.quiet)
+    if summary is None:
         log.info("nothing to do: every passage already holds its samples for %s, %s recipe, these parameters (--force to redo)", request.model, request.recipe)
         return 0
-    log.info("loading %s (%s recipe) for %d passage(s) ...", folder, request.recipe, len(todo))
-    engine = open_engine(folder, request.recipe, max_finetune_steps=request.params.finetune_steps, window=request.params.train_on == "window",
-                         samples=request.samples, length=request.params.length)
-    try:
-        summary = run(essays, _layout(args).samples, engine, request.model, fp, request, progress=not args.quiet, todo=todo)
-    finally:
-        engine.close()
     log.info(
         "generated %d passage(s), skipped %d already done; %d run(s), %d escalated; %.1f s per passage (fine-tune %.1f s, sampling %.1f s in all)",
         summary.generated,
@@ -221,25 +205,15 @@ def cmd_generate(args) -> int:
 
 
 def cmd_explore(args) -> int:
+    from generator.content import read_essays
     from generator.samples import explore
-    from generator.samples.engine.checkpoint import check_model, fingerprint
     from generator.samples.request import request_from
 
     config = _config(args)
     request = request_from(config, args.models_dir, model=args.model)
-    from generator.content import read_essays
-
     essays = read_essays(_layout(args), passage_size=config.passage_size, splitter=config.sentence_splitter)
     targets = explore.choose(essays, list(config.explore), args.essay, args.passage)
-    explore.check_caches(targets, _layout(args))  # before TensorFlow loads
-    folder = check_model(request.models_dir, request.model)
-    from generator.samples.engine.factory import open_engine
-
-    engine = open_engine(folder, "fast", max_finetune_steps=max(explore.FINETUNE_STEPS), window=True)
-    try:
-        summary = explore.run(targets, _layout(args), engine, request.model, fingerprint(folder), request.params, progress=not args.quiet)
-    finally:
-        engine.close()
+    summary = explore.explore(targets, _layout(args), request, progress=not args.quiet)
     log.info("explored %d passage(s): %d cell(s) sampled, %d already there, %.0f s", len(targets), summary.cells, summary.skipped, summary.seconds)
     return 0
 

@@ -20,7 +20,7 @@ scenarios of ``--seconds`` each:
    a time (``pick`` held it 6.2 s on a 1,464-passage novel, issue 28).
 
 For every decision: the time its ``update_picks`` waited for the picks file's
-lock (``transactions.locked`` yields it), and the whole decision (lock, read,
+lock (``locking.locked`` yields it), and the whole decision (lock, read,
 apply, render, write, fsync). Median and worst of each.
 
 A decision and ``generate`` take different locks (one per file), so in the first
@@ -103,11 +103,11 @@ def _writer_loop(kind: str, content: Path, models: Path, stop: threading.Event, 
 
 
 def _scenario(kind: str, content: Path, models: Path, seconds: float, rate: float) -> tuple[list[float], list[float], int]:
-    from generator import transactions
+    from generator.picks import writes
     from generator.studio.session import Studio
 
     waits: list[float] = []
-    real = transactions.locked
+    real = writes.locked
 
     @contextlib.contextmanager
     def timed(path, **kw):
@@ -116,7 +116,7 @@ def _scenario(kind: str, content: Path, models: Path, seconds: float, rate: floa
                 waits.append(waited)
             yield waited
 
-    transactions.locked = timed
+    writes.locked = timed  # what update_picks takes
     studio = Studio(content, journal=WORK / "journal")
     s = studio.essay(ESSAY)
     candidates = [(key, ref) for key, refs in s.assessed.items() for ref in refs]
@@ -137,14 +137,14 @@ def _scenario(kind: str, content: Path, models: Path, seconds: float, rate: floa
     finally:
         stop.set()
         writer.join()
-        transactions.locked = real
+        writes.locked = real
     return waits, totals, counts.get(kind, 0)
 
 
 def _hold_loop(path: Path, hold: float, stop: threading.Event, counts: dict) -> None:
     """Hold ``path``'s lock ``hold`` seconds at a time, as ``pick`` does on a long text (6.2 s
     for a 1,464-passage novel, issue 28), with half a second free between."""
-    from generator.transactions import locked
+    from generator.locking import locked
 
     while not stop.is_set():
         with locked(path):

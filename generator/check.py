@@ -137,15 +137,11 @@ def check(layout: ContentLayout, *, templates: Path, models: Path | None = None)
 
 def gallery_problems(layout: ContentLayout, config: SiteConfig, essays: list[Essay]) -> list[Problem]:
     """[exhibition] essays and [station] examples that name no essay or passage here, and a blocklist that is not there."""
-    out = []
-    passages = {e.slug: len(e.passages) for e in essays}
-    for slug in config.exhibition.essays:
-        if slug not in passages:
-            out.append(Problem(f"exhibition.essays names {slug!r}, not an essay here", layout.site_toml, _line_of(layout.site_toml, slug)))
-    for ref in config.station.examples:
-        slug, n = ref.rsplit(":", 1)
-        if passages.get(slug, 0) < int(n):
-            out.append(Problem(f"station.examples names {ref!r}, not a passage of an essay here", layout.site_toml, _line_of(layout.site_toml, ref)))
+    from .config import named_essays_problems
+
+    passages = {e.slug: len(e.passages) for e in essays if not e.draft}
+    named = named_essays_problems(config, passages, {e.slug for e in essays if e.draft})
+    out = [Problem(why, layout.site_toml, _line_of(layout.site_toml, entry)) for entry, why in named]
     if config.station.blocklist:
         try:
             path = layout.content_file(config.station.blocklist, "station.blocklist")

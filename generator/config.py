@@ -199,6 +199,26 @@ def load_config(path: Path) -> SiteConfig:
     return config
 
 
+def named_essays_problems(config: SiteConfig, passages: dict[str, int], drafts: set[str]) -> list[tuple[str, str]]:
+    """What is wrong with [exhibition] essays and [station] examples, given the published essays
+    here (slug -> number of passages) and the drafts' slugs: (the entry, why). One rule for
+    ``check``, the build and the station: both play to the public, so a draft is never named."""
+    out = []
+    known = ", ".join(sorted(passages)) or "none"
+    for slug in config.exhibition.essays:
+        if slug in drafts:
+            out.append((slug, f"exhibition.essays names {slug!r}, a draft: the loop plays published essays only (publish it, or take it off the list)"))
+        elif slug not in passages:
+            out.append((slug, f"exhibition.essays names {slug!r}, not an essay here (known: {known})"))
+    for ref in config.station.examples:
+        slug, n = ref.rsplit(":", 1)
+        if slug in drafts:
+            out.append((ref, f"station.examples names {ref!r}, a passage of a draft: the station offers published essays only"))
+        elif passages.get(slug, 0) < int(n):
+            out.append((ref, f"station.examples names {ref!r}, not a passage of an essay here (known: {known})"))
+    return out
+
+
 def exhibition_problem(ex: ExhibitionSettings) -> tuple[str, str] | None:
     """(key, why) for the first unusable [exhibition] value, or None. Which essays exist is the build's to check."""
     checks = {

@@ -82,7 +82,7 @@ class LockWaits(logging.Handler):
     def __init__(self, path: Path | None = None):
         super().__init__(logging.INFO)
         self.path, self.event, self.count = path, threading.Event(), 0
-        self._logger = logging.getLogger("generator.transactions")
+        self._logger = logging.getLogger("generator.locking")
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()

@@ -6,7 +6,7 @@ import pytest
 from generator.samples import cache as cache_mod
 from generator.fsutil import atomic_write_text
 from generator.samples.cache import Params, PassageSamples, Run, SampleCache, dump_cache, load_cache, parse_cache, run_id_for
-from generator.transactions import update_samples
+from generator.samples.record import update_samples
 from tests.conftest import ROOT
 
 PARAMS = Params(temperature=0.8, top_k=30, length=100, seed=7, finetune_steps=1, learning_rate=1e-4)

@@ -95,14 +95,14 @@ RECORDED = re.compile(r"(?:recorded|found) run (r[0-9a-f]{8}) for passage ([0-9a
 
 def test_a_second_writer_waits_then_names_the_holder_and_a_killed_holder_blocks_nobody(tmp_path):
     from generator.errors import InputError
-    from generator.transactions import locked
+    from generator.locking import locked
 
     data = tmp_path / "samples" / "alpha.json"
     holder = subprocess.Popen([sys.executable, "-c", f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
-from generator.transactions import locked
+from generator.locking import locked
 with locked(Path({str(data)!r})):
     print("held", flush=True)
     sys.stdin.readline()  # held until the test says (it kills this process instead)
@@ -238,7 +238,7 @@ ROUNDS = 50
 
 
 def test_writers_killed_at_random_never_lose_what_they_reported(exhibit, tmp_path):
-    from generator.transactions import locked
+    from generator.locking import locked
     from tests import writers
 
     candidates = _candidates(exhibit)

@@ -377,7 +377,7 @@ def test_pages_answer_while_another_writer_holds_the_picks_file(studio, exhibit)
     pages do not wait with it."""
     import re
 
-    from generator.transactions import locked
+    from generator.locking import locked
 
     html = urllib.request.urlopen(studio.url + "essays/alpha/", timeout=30).read().decode()
     key, ref = re.search(r'data-passage="([0-9a-f]{12})".*?data-candidate="([^"]+)"', html, re.S).groups()

@@ -8,7 +8,7 @@ from ..content.essays import Essay
 from ..content.layout import ContentLayout
 from ..errors import InputError
 from ..samples.cache import SampleCache, load_cache
-from ..transactions import update_picks
+from .writes import update_picks
 from .auto import PickReport, auto_pick
 from .candidates import resolve_ref
 from .resolve import EssayStats, verbosify

@@ -4,7 +4,7 @@ One file per essay. Per passage key: the passage text and every generation
 run made for it, with everything needed to reproduce the run. Files are
 written with sorted keys and fixed indentation, so a re-run that adds one
 passage shows up as one hunk in ``git diff``, and only through
-``generator.transactions`` (atomically, under the file's lock). Runs are
+``record.update_samples`` (atomically, under the file's lock). Runs are
 only ever appended (``PassageSamples.add``): a pick points at a run by its
 id, so no run is ever replaced under it.
 """

@@ -135,11 +135,10 @@ def worker_command(request) -> list[str]:
 
 def load_engine(models_dir: Path, model: str, recipe: str, *, max_finetune_steps: int, window: bool = False):
     """In the worker: (engine, fingerprint) for ``model``, checked first, the way generate opens it."""
-    from .engine.checkpoint import check_model, fingerprint
-    from .engine.factory import open_engine
+    from .engine.factory import model_at, open_engine
 
-    folder = check_model(models_dir, model)
-    return open_engine(folder, recipe, max_finetune_steps=max_finetune_steps, window=window), fingerprint(folder)
+    folder, fp = model_at(models_dir, model)
+    return open_engine(folder, recipe, max_finetune_steps=max_finetune_steps, window=window), fp
 
 
 def stop(proc: subprocess.Popen | None, grace: float = 10.0) -> None:

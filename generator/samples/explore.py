@@ -119,6 +119,17 @@ def run(targets: list[tuple[Essay, Passage]], layout: ContentLayout, engine, mod
     return summary
 
 
+def explore(targets: list[tuple[Essay, Passage]], layout: ContentLayout, request, progress: bool = True) -> ExploreSummary:
+    """`python build.py explore`: the exploration caches checked and the model found before
+    TensorFlow loads, then the grid sampled on an engine that can train on windows."""
+    from .engine.factory import model_at, opened
+
+    check_caches(targets, layout)
+    folder, fp = model_at(request.models_dir, request.model)
+    with opened(folder, "fast", max_finetune_steps=max(FINETUNE_STEPS), window=True) as engine:
+        return run(targets, layout, engine, request.model, fp, request.params, progress=progress)
+
+
 def check_caches(targets: list[tuple[Essay, Passage]], layout: ContentLayout) -> None:
     """Refuse, before any model loads, an exploration cache that cannot be read whole."""
     for essay, passage in targets:

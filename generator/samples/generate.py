@@ -155,3 +155,21 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
             bar.update(1)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def generate(essays: list[Essay], cache_path, request: Request, progress: bool = True) -> Summary | None:
+    """`python build.py generate`: check the model, give its earlier runs its origin record,
+    decide the work without TensorFlow, and only then load the engine and run it (None: nothing
+    was left to do)."""
+    from .engine.factory import model_at, model_view, opened
+    from .origin import of_folder
+
+    folder, fp = model_at(request.models_dir, request.model)
+    record_origins(essays, cache_path, of_folder(folder))
+    todo = plan(essays, cache_path, model_view(folder, request), fp, request)  # decided before TensorFlow loads
+    if not todo:
+        return None
+    log.info("loading %s (%s recipe) for %d passage(s) ...", folder, request.recipe, len(todo))
+    with opened(folder, request.recipe, max_finetune_steps=request.params.finetune_steps, window=request.params.train_on == "window",
+                samples=request.samples, length=request.params.length) as engine:
+        return run(essays, cache_path, engine, request.model, fp, request, progress=progress, todo=todo)

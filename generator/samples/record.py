@@ -1,17 +1,39 @@
-"""Recording runs into the sample cache: the one way generate, explore and the studio's worker
-append what the engine made (under the file's lock, through ``generator.transactions``)."""
+"""Recording runs into the sample cache: the one way generate, explore and the engine worker
+append what the engine made, each a transaction under the file's lock (``update_samples``, on
+``generator.locking``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from ..content.essays import Passage
-from .cache import PassageSamples, Run, SampleCache
+from ..errors import InputError
+from ..fsutil import atomic_write_text
+from ..locking import locked
+from .cache import PassageSamples, Run, SampleCache, dump_cache, load_cache
 from .origin import Origin
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def update_samples(path: Path, slug: str, change: Callable[[SampleCache], T], *, what: str = "sample cache") -> T:
+    """Read the cache at ``path``, let ``change`` add to it, write it back, all under its lock.
+    A cache that cannot be read, whole or in part, is never written: it may hold hours of samples."""
+    with locked(path):
+        cache, warning = load_cache(path, slug)
+        if warning:
+            raise InputError(path, f"the {what} is unreadable or holds malformed entries; fix or move it (nothing was changed): {warning}")
+        before = dump_cache(cache)
+        result = change(cache)
+        after = dump_cache(cache)
+        if after != before:
+            atomic_write_text(path, after)
+        return result
 
 
 @dataclass(frozen=True)
@@ -25,8 +47,6 @@ def record(path: Path, slug: str, passage: Passage, runs: list[Run], *, position
     """Append ``runs`` to the passage's entry in its essay's cache file, under the file's
     lock: the file is read afresh there, since another process may have written it.
     ``position`` keeps the passage's number in the entry (explore's caches order by it)."""
-    from ..transactions import update_samples
-
     def change(cache: SampleCache) -> Recorded:
         entry = cache.passages.setdefault(passage.key, PassageSamples(passage.text))
         entry.text = passage.text
@@ -47,8 +67,6 @@ def record_origin(path: Path, slug: str, origin: Origin) -> bool:
     """Give the runs already in this cache of the model ``origin`` speaks for that record, under
     the file's lock; whether the file changed. A cache with no run of that model is not written,
     and one that already keeps a record for it keeps it."""
-    from ..transactions import update_samples
-
     if not path.exists():
         return False
 

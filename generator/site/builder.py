@@ -335,7 +335,7 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
             explore_caches.append(cache)
         from .exhibition import loop_essays
 
-        loop = loop_essays(config, summaries, layout.site_toml)
+        loop = loop_essays(config, summaries, layout.site_toml, {h.slug for h in layout.essays(drafts=True) if h.draft})
         site = render_site_pages(env, config, summaries, statement, explore_caches, loop)
         site.update(_static_files(paths, config))
         files.update(site)

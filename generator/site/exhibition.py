@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ..config import SiteConfig
+from ..config import SiteConfig, named_essays_problems
 from ..content.essays import count_words
 from ..errors import InputError
 from ..picks.resolve import VerbosifiedEssay
@@ -38,14 +38,17 @@ def exhibit_of(verbosified: VerbosifiedEssay, picks: Picks) -> dict:
     return {"passages": passages, "hand": hand, "auto": auto, "steps": sorted(steps)}
 
 
-def loop_essays(config: SiteConfig, essays: Sequence, site_toml) -> list:
-    """The essays the loop plays, in its order: [exhibition] essays, or every published one in the site's order."""
-    by_slug = {e.slug: e for e in essays}
+def loop_essays(config: SiteConfig, essays: Sequence, site_toml, drafts: set[str]) -> list:
+    """The essays the loop plays, in its order: [exhibition] essays, or every published one in
+    the site's order. ``drafts``: every draft's slug here (built or not), for ``check``'s message."""
+    published = [e for e in essays if not e.draft]
     if not config.exhibition.essays:
-        return [e for e in sorted(essays, key=lambda e: e.sort_key) if not e.draft]
-    unknown = [s for s in config.exhibition.essays if s not in by_slug]
-    if unknown:
-        raise InputError(site_toml, f"exhibition.essays names {', '.join(map(repr, unknown))}, not an essay here (known: {', '.join(sorted(by_slug))})")
+        return sorted(published, key=lambda e: e.sort_key)
+    named = named_essays_problems(config, {e.slug: 1 for e in published}, drafts)
+    named = [why for entry, why in named if entry in config.exhibition.essays]
+    if named:
+        raise InputError(site_toml, "; ".join(named))
+    by_slug = {e.slug: e for e in published}
     return [by_slug[s] for s in config.exhibition.essays]
 
 

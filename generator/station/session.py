@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import SiteConfig
+from ..config import SiteConfig, named_essays_problems
 from ..content.essays import Essay, Passage
 from ..content.layout import ContentLayout
 from ..errors import InputError
@@ -45,14 +45,16 @@ def _examples(layout: ContentLayout, config: SiteConfig, essays: list[Essay], or
     from ..picks.store import load_picks
     from ..samples.cache import load_cache
 
-    by_slug = {e.slug: e for e in essays}
-    refs = config.station.examples or [f"{e.slug}:1" for e in essays if not e.draft][:MAX_EXAMPLES]
+    by_slug = {e.slug: e for e in essays if not e.draft}
+    named = named_essays_problems(config, {s: len(e.passages) for s, e in by_slug.items()}, {h.slug for h in layout.essays(drafts=True) if h.draft})
+    named = [why for entry, why in named if entry in config.station.examples]
+    if named:
+        raise InputError(layout.site_toml, "; ".join(named))
+    refs = config.station.examples or [f"{slug}:1" for slug in by_slug][:MAX_EXAMPLES]
     out = []
     for ref in refs:
         slug, n = ref.rsplit(":", 1)
-        essay = by_slug.get(slug)
-        if essay is None or int(n) > len(essay.passages):
-            raise InputError(layout.site_toml, f"station.examples names {ref!r}, which is not a passage of an essay here")
+        essay = by_slug[slug]
         passage = essay.passages[int(n) - 1]
         cache, _ = load_cache(layout.samples(slug), slug)
         picks, _ = load_picks(layout.picks(slug), slug)
@@ -205,7 +207,7 @@ class Station:
             visit.result["view"] = view
 
     def _keep(self, visit: Visit, view: dict) -> None:
-        from ..transactions import append_line
+        from ..locking import append_line
 
         shown = {"tamed": [s["text"] for s in view.get("tamed", {}).get("sentences", [])]}
         if self.untamed is not None and "untamed" in visit.result:

@@ -7,7 +7,7 @@ file. A page works on a snapshot (``view``): a refresh replaces the state's
 objects and never changes them in place. Writers of one essay's picks file take
 turns on that essay's own ``writer`` lock, outside the studio's. Every file is
 read again whenever it changed on disk (an editor, `generate`, `pick`). A
-decision is a compare-and-swap (``transactions.update_picks``): under the
+decision is a compare-and-swap (``picks.writes.update_picks``): under the
 file's lock it is applied to the picks file as it is at that moment, never
 to an older copy, so an edit the studio has not seen is never overwritten;
 and the text the studio wrote is the text it keeps. The file is rendered by
@@ -34,7 +34,8 @@ from ..picks.commands import picks_text
 from ..picks.resolve import VerbosifiedEssay, verbosify
 from ..picks.store import PassagePicks, Picks, parse_picks
 from ..samples.cache import SampleCache, load_cache
-from ..transactions import REMOVE, LockTimeout, read_text, update_picks
+from ..locking import LockTimeout, read_text
+from ..picks.writes import REMOVE, update_picks
 from .journal import Journal, Step
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,8 @@ deciding the work needs (its tokenizer and context, read without TensorFlow)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,3 +64,22 @@ def open_engine(folder: Path, recipe: str, *, max_finetune_steps: int = 1, windo
         engine = FastEngine(folder, max_finetune_steps=max(1, max_finetune_steps), window=window)
     engine.origin = of_folder(folder)  # what every run it makes records of where its weights came from
     return engine
+
+
+def model_at(models_dir: Path, name: str) -> tuple[Path, str]:
+    """The model's folder, checked (an InputError says what is missing and how to get it), and
+    its fingerprint: what generate, explore and the engine worker each open a model with."""
+    from .checkpoint import check_model, fingerprint
+
+    folder = check_model(models_dir, name)
+    return folder, fingerprint(folder)
+
+
+@contextlib.contextmanager
+def opened(folder: Path, recipe: str, **kw) -> Iterator[Engine]:
+    """``open_engine``, closed again on the way out."""
+    engine = open_engine(folder, recipe, **kw)
+    try:
+        yield engine
+    finally:
+        engine.close()

@@ -1,19 +1,18 @@
-"""Every read-modify-write of content/: one lock per essay file, held across it.
+"""The lock every read-modify-write of content/ holds: one lock per file, held across it.
 
-Five programs change the artist's files: ``generate``, ``explore``, ``pick``,
-the studio's web process and the studio's engine worker. An atomic write alone
-is not enough: two writers that read the same file and each add their part
-lose one part. So each change here reads the file, changes it and writes it
-under that file's lock (``filelock``'s ``flock``, which the kernel drops when
-the holder dies, so a killed writer never leaves a lock that blocks the next).
+Five programs change the artist's files: ``generate``, ``explore``, ``pick``, the studio's web
+process and the engine worker. An atomic write alone is not enough: two writers that read the
+same file and each add their part lose one part. So each change reads the file, changes it and
+writes it under that file's lock (``filelock``'s ``flock``, which the kernel drops when the
+holder dies, so a killed writer never leaves a lock that blocks the next).
 
-The lock file sits beside the data (``content/samples/.<slug>.json.lock``,
-git-ignored) and holds the holder's pid and command, so a writer that waits
-too long says who holds it.
+The lock file sits beside the data (``content/samples/.<slug>.json.lock``, git-ignored) and
+holds the holder's pid and command, so a writer that waits too long says who holds it.
 
-* ``update_samples``: add runs to a sample cache, append-only.
-* ``update_picks``: rewrite a picks file, as a compare-and-swap: the caller says
-  which text it read, and its change is applied to the text really there.
+Each kind of file's transaction lives beside the stage that owns the file, on top of this:
+``samples.record.update_samples`` (a sample cache, append-only) and ``picks.writes.update_picks``
+(a picks file, compare-and-swap). ``append_line`` here is the append-only log's (the station's
+--keep file).
 """
 
 from __future__ import annotations
@@ -25,19 +24,14 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 from filelock import FileLock, Timeout
 
 from .errors import InputError
-from .fsutil import atomic_write_text
-from .samples.cache import SampleCache, dump_cache, load_cache
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 class LockTimeout(InputError):
     """Another writer held the file's lock too long; nothing was changed."""
@@ -92,38 +86,6 @@ def locked(path: Path, *, wait: float | None = None) -> Iterator[float]:
         lock.release()
 
 
-# -- the sample caches --------------------------------------------------------
-
-
-def update_samples(path: Path, slug: str, change: Callable[[SampleCache], T], *, what: str = "sample cache") -> T:
-    """Read the cache at ``path``, let ``change`` add to it, write it back, all under its lock.
-    A cache that cannot be read, whole or in part, is never written: it may hold hours of samples."""
-    with locked(path):
-        cache, warning = load_cache(path, slug)
-        if warning:
-            raise InputError(path, f"the {what} is unreadable or holds malformed entries; fix or move it (nothing was changed): {warning}")
-        before = dump_cache(cache)
-        result = change(cache)
-        after = dump_cache(cache)
-        if after != before:
-            atomic_write_text(path, after)
-        return result
-
-
-# -- the picks files ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PicksWrite:
-    text: str | None  # the file as this write left it (None: there is none)
-    before: str | None  # the file as it was under the lock, before the change
-    moved: bool  # the file was not what the writer read: the change was applied to what was there
-
-    @property
-    def changed(self) -> bool:
-        return self.text != self.before
-
-
 def read_text(path: Path) -> str | None:
     """The file's text (None when there is none); one that cannot be read is an InputError."""
     try:
@@ -134,28 +96,6 @@ def read_text(path: Path) -> str | None:
         raise InputError(path, f"is not UTF-8 text ({exc}); fix it in your editor: nothing was changed") from None
     except OSError as exc:
         raise InputError(path, f"cannot be read ({exc.strerror or exc}); nothing was changed") from None
-
-
-REMOVE = object()  # what a change returns to take the file away (undo back to "no picks file")
-
-
-def update_picks(path: Path, change: Callable[[str | None], object], *, read: str | None | object = ...) -> PicksWrite:
-    """Compare-and-swap on a picks file: under its lock, read it, apply ``change`` (text
-    in; text out, None to leave it, or REMOVE) to what is there, and write the result.
-    ``read`` is the text the writer last saw; when the file differs, the change is
-    applied to the file as it is (never to the writer's older copy) and the result
-    says so. ``change`` raises to write nothing."""
-    with locked(path):
-        current = read_text(path)
-        new = change(current)
-        if new is REMOVE:
-            path.unlink(missing_ok=True)
-            new = None
-        elif isinstance(new, str) and new != current:
-            atomic_write_text(path, new)
-        else:
-            new = current
-        return PicksWrite(new, current, read is not ... and read != current)
 
 
 # -- append-only logs ---------------------------------------------------------
