@@ -96,12 +96,12 @@ def cmd_serve(args) -> int:
 
 
 def cmd_kiosk(args) -> int:
-    from generator.gallery.kiosk import browser_command, find_browser, kiosk_site, kiosk_station, printable
+    from generator.gallery.kiosk import browse_url, browser_command, find_browser, kiosk_site, kiosk_station, printable
 
     browser = find_browser(args.browser)
     port = args.port if args.port is not None else 8002 if args.station else 8000
     if args.dry_run:
-        print(printable(browser_command(browser, f"http://127.0.0.1:{port}/" + ("" if args.station else "exhibition/"))))
+        print(printable(browser_command(browser, browse_url(args.host, port) + ("" if args.station else "exhibition/"))))
         return 0
     if args.station:
         try:
@@ -109,10 +109,10 @@ def cmd_kiosk(args) -> int:
         except ImportError as exc:
             raise _missing("the station", exc) from None
 
-        kiosk_station(StationOptions(content=args.content, models_dir=args.models_dir, model=args.model, keep=args.keep, port=port), browser)
+        kiosk_station(StationOptions(content=args.content, models_dir=args.models_dir, model=args.model, keep=args.keep, host=args.host, port=port), browser)
         return 0
     cmd_build(args)
-    kiosk_site(args.output.resolve(), port, browser)
+    kiosk_site(args.output.resolve(), args.host, port, browser)
     return 0
 
 
@@ -358,7 +358,8 @@ def parser() -> argparse.ArgumentParser:
         "on exhibition/ with a fresh profile, starting it again (with a back-off) whenever it exits. Ctrl-C stops both.",
     )
     _site_options(ks)
-    ks.add_argument("--port", type=int, help="port on 127.0.0.1 (default: 8000, or 8002 with --station; 0 picks a free one)")
+    ks.add_argument("--host", default="127.0.0.1", help="address to listen on, as for serve, the studio and the station (default: %(default)s)")
+    ks.add_argument("--port", type=int, help="port (default: 8000, or 8002 with --station; 0 picks a free one)")
     ks.add_argument("--browser", type=Path, metavar="PATH", help="the browser to run (default: chromium from PATH)")
     ks.add_argument("--dry-run", action="store_true", dest="dry_run", help="print the browser's command line; build and serve nothing")
     ks.add_argument("--station", action="store_true", help="open the live station (python build.py station) instead of the exhibition loop")

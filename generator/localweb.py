@@ -40,15 +40,16 @@ def guard(views, *, name: str, token_header: str, keys, error, extra_headers: di
         return response
 
 
-def refusal(request, *, name: str, hosts: set[str], token: str, token_header: str) -> tuple[str, int] | None:
-    """Why ``request`` (Flask's) is refused, with its status; None when it may go on."""
-    if request.host.lower() not in hosts:
+def refusal(request, *, name: str, hosts: set[str] | None, token: str, token_header: str) -> tuple[str, int] | None:
+    """Why ``request`` (Flask's) is refused, with its status; None when it may go on.
+    ``hosts`` None: bound to every address, any Host (``site.serve.allowed_hosts``)."""
+    if hosts is not None and request.host.lower() not in hosts:
         return f"this {name} answers at {' or '.join(sorted(hosts))}, not {request.host!r}", 403
     if request.method == "POST":
         if not hmac.compare_digest(request.headers.get(token_header, "").encode(), token.encode()):
             return f"missing or wrong {name} token: reload the {name}'s page", 403
         origin, site = request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site")
-        origins = {f"http://{host}" for host in hosts}
+        origins = {f"http://{host}" for host in (hosts if hosts is not None else {request.host.lower()})}
         if (origin is not None and origin.lower() not in origins) or (site is not None and site not in ("same-origin", "none")):
             return f"this request came from another site's page: only the {name}'s own pages may change anything", 403
     return None

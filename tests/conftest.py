@@ -61,14 +61,14 @@ def run_cli(*args: str) -> int:
     return build.main(list(args))
 
 
-def serve_studio(exhibit: Path, tmp_path: Path, models_dir: Path | None = None, model: str | None = None):
+def serve_studio(exhibit: Path, tmp_path: Path, models_dir: Path | None = None, model: str | None = None, host: str = "127.0.0.1"):
     """The studio on ``exhibit``, on a free port of 127.0.0.1, serving in a thread (its preview and journal in ``tmp_path``)."""
     import threading
 
     from generator.studio.serve import StudioOptions, open_studio
 
     options = StudioOptions(content=exhibit, models_dir=models_dir or tmp_path / "no-models", model=model, ratio=2.0,
-                            preview=tmp_path / "preview", templates=ROOT / "site_templates", project=ROOT, port=0)
+                            preview=tmp_path / "preview", templates=ROOT / "site_templates", project=ROOT, host=host, port=0)
     running = open_studio(options)
     threading.Thread(target=running.server.serve_forever, daemon=True).start()
     return running

@@ -442,3 +442,45 @@ def test_no_script_of_the_site_or_the_station_turns_text_into_markup_or_code():
     assert {p.name for p in scripts} >= {"exhibition.js", "reading.js", "station.js"}
     found = [f"{p.name}:{n}: {line.strip()}" for p in scripts for n, line in enumerate(p.read_text().splitlines(), 1) if SINKS.search(line)]
     assert found == []
+
+
+def test_host_means_one_thing_for_serve_the_kiosk_the_studio_and_the_station(exhibit, tmp_path, capsys):
+    """--host is where each listens; bound to every address, each answers whatever name a
+    machine on the network uses (and the kiosk's own browser opens this machine's loopback)."""
+    import http.client
+    import threading
+
+    from generator.site.serve import allowed_hosts
+    from generator.station.serve import StationOptions, open_station
+    from tests.conftest import serve_studio
+
+    assert allowed_hosts("127.0.0.1", 8000) == {"127.0.0.1:8000", "localhost:8000"} and allowed_hosts("0.0.0.0", 8000) is None
+    assert run_cli("kiosk", "--dry-run", "--browser", "/bin/true", "--host", "0.0.0.0", "--port", "8123") == 0
+    assert "http://127.0.0.1:8123/exhibition/" in capsys.readouterr().out
+
+    def answers(port: int, path: str, host: str) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    studio = serve_studio(exhibit, tmp_path, host="0.0.0.0")
+    station = open_station(StationOptions(content=exhibit, models_dir=tmp_path / "none", model=None, keep=None, host="0.0.0.0", port=0))
+    threading.Thread(target=station.server.serve_forever, daemon=True).start()
+    try:
+        for server, path in ((studio.server, "/essays/alpha/"), (station.server, "/")):
+            port = server.server_port
+            assert answers(port, path, f"gallery.local:{port}") == 200  # a name only the venue's network knows
+    finally:
+        for running in (studio, station):
+            running.server.shutdown()
+            running.close()
+    loopback = serve_studio(exhibit, tmp_path / "again")
+    try:
+        port = loopback.server.server_port
+        assert answers(port, "/essays/alpha/", f"gallery.local:{port}") == 403  # on loopback, only its own names
+    finally:
+        loopback.server.shutdown()
+        loopback.close()

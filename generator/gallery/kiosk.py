@@ -136,15 +136,24 @@ def keep_open(url: str, browser: str, backoff: Backoff = Backoff()) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def kiosk_site(output: Path, port: int, browser: str, backoff: Backoff = Backoff()) -> int:
-    """Serve ``output`` on 127.0.0.1:``port`` and keep the browser on its exhibition page."""
+def browse_url(host: str, port: int) -> str:
+    """Where the kiosk's own browser opens a server on ``host:port``: that address, or this
+    machine's loopback when it is bound to every address."""
+    from ..site.serve import everywhere
+
+    host = "127.0.0.1" if everywhere(host) else host
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
+def kiosk_site(output: Path, host: str, port: int, browser: str, backoff: Backoff = Backoff()) -> int:
+    """Serve ``output`` on ``host:port`` and keep the browser on its exhibition page."""
     from ..site.serve import open_server, url_of
 
-    server = open_server(output, "127.0.0.1", port)
+    server = open_server(output, host, port)
     threading.Thread(target=server.serve_forever, name="kiosk-server", daemon=True).start()
     log.info("serving %s at %s", output, url_of(server))
     try:
-        return keep_open(url_of(server) + "exhibition/", browser, backoff)
+        return keep_open(browse_url(host, server.server_address[1]) + "exhibition/", browser, backoff)
     finally:
         server.shutdown()
         server.server_close()
@@ -152,7 +161,7 @@ def kiosk_site(output: Path, port: int, browser: str, backoff: Backoff = Backoff
 
 
 def kiosk_station(options, browser: str, backoff: Backoff = Backoff()) -> int:
-    """Run the station (``StationOptions``) on 127.0.0.1 and keep the browser on it."""
+    """Run the station (``StationOptions``) and keep the browser on it."""
     from ..station.serve import open_station
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -160,7 +169,7 @@ def kiosk_station(options, browser: str, backoff: Backoff = Backoff()) -> int:
     threading.Thread(target=running.server.serve_forever, name="kiosk-station", daemon=True).start()
     log.info("the station is at %s", running.url)
     try:
-        return keep_open(running.url, browser, backoff)
+        return keep_open(browse_url(options.host, running.server.server_port), browser, backoff)
     finally:
         running.server.shutdown()
         running.close()

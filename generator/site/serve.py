@@ -21,8 +21,14 @@ from ..errors import InputError
 log = logging.getLogger(__name__)
 
 
-def allowed_hosts(host: str, port: int) -> set[str]:
-    """The Host headers a browser sends to a server on ``host:port``: its address, and `localhost` on loopback."""
+def allowed_hosts(host: str, port: int) -> set[str] | None:
+    """The Host headers a server on ``host:port`` answers to, the one meaning of ``--host`` for
+    serve, the kiosk, the studio and the station: its address, and `localhost` on loopback. None
+    (any) when bound to every address (0.0.0.0 or ::), to be reached from other machines by names
+    no list can know: keep such a server to the venue's own network."""
+    if everywhere(host):
+        log.warning("bound to every address (%s): requests are answered whatever name they use; keep it to the venue's own network", host)
+        return None
     names = {f"[{host}]" if ":" in host else host}
     try:
         if ipaddress.ip_address(host).is_loopback:
@@ -85,11 +91,11 @@ def open_server(output: Path, host: str, port: int) -> http.server.ThreadingHTTP
         server = http.server.ThreadingHTTPServer((host, port), functools.partial(handler, directory=str(output)))
     except OSError as exc:
         raise InputError(None, f"cannot serve on {host}:{port}: {exc.strerror or exc} (try another --port)") from None
-    handler.hosts = None if _everywhere(host) else allowed_hosts(host, server.server_address[1])
+    handler.hosts = allowed_hosts(host, server.server_address[1])
     return server
 
 
-def _everywhere(host: str) -> bool:
+def everywhere(host: str) -> bool:
     """Bound to 0.0.0.0 or ::, to be reached by name from other machines: no Host list can be known."""
     try:
         return ipaddress.ip_address(host).is_unspecified
