@@ -185,7 +185,7 @@ def cmd_generate(args) -> int:
         train_on=args.train_on,
         force=args.force,
     )
-    summary = generate(_essays(args, config), _layout(args).samples, request, progress=not args.quiet)
+    summary = generate(_essays(args, config), _layout(args).samples, request, progress=not args.quiet, explore_path=_layout(args).explore)
     if summary is None:
         log.info("nothing to do: every passage already holds its samples for %s, %s recipe, these parameters (--force to redo)", request.model, request.recipe)
         return 0

@@ -445,11 +445,13 @@ def test_no_script_of_the_site_or_the_station_turns_text_into_markup_or_code():
 
 
 def test_host_means_one_thing_for_serve_the_kiosk_the_studio_and_the_station(exhibit, tmp_path, capsys):
-    """--host is where each listens; bound to every address, each answers whatever name a
-    machine on the network uses (and the kiosk's own browser opens this machine's loopback)."""
+    """--host is where each listens; bound to every address, the site and the station answer
+    whatever name a machine on the network uses (and the kiosk's own browser opens this
+    machine's loopback); the studio, which writes the artist's files, refuses every address."""
     import http.client
     import threading
 
+    from generator.errors import InputError
     from generator.site.serve import allowed_hosts
     from generator.station.serve import StationOptions, open_station
     from tests.conftest import serve_studio
@@ -466,17 +468,16 @@ def test_host_means_one_thing_for_serve_the_kiosk_the_studio_and_the_station(exh
         finally:
             conn.close()
 
-    studio = serve_studio(exhibit, tmp_path, host="0.0.0.0")
     station = open_station(StationOptions(content=exhibit, models_dir=tmp_path / "none", model=None, keep=None, host="0.0.0.0", port=0))
     threading.Thread(target=station.server.serve_forever, daemon=True).start()
     try:
-        for server, path in ((studio.server, "/essays/alpha/"), (station.server, "/")):
-            port = server.server_port
-            assert answers(port, path, f"gallery.local:{port}") == 200  # a name only the venue's network knows
+        port = station.server.server_port
+        assert answers(port, "/", f"gallery.local:{port}") == 200  # a name only the venue's network knows
     finally:
-        for running in (studio, station):
-            running.server.shutdown()
-            running.close()
+        station.server.shutdown()
+        station.close()
+    with pytest.raises(InputError, match="never on every address"):  # the studio writes the artist's files: never on every address
+        serve_studio(exhibit, tmp_path, host="0.0.0.0")
     loopback = serve_studio(exhibit, tmp_path / "again")
     try:
         port = loopback.server.server_port

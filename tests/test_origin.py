@@ -64,6 +64,10 @@ def test_each_way_a_model_arrives_records_where_it_came_from(models, tmp_path, m
     from tests.test_download import Bucket
 
     monkeypatch.setitem(download.SIZES, "124M", {})  # the tiny model's files stand in for 124M's (their sizes differ)
+    # OpenAI's GPT-2 only from OpenAI's own bucket, under one of its names; a name alone says nothing
+    assert download.origin_of_download("774M", download.OPENAI_BASE) == {"source": "openai", "size": "774M", "url": f"{download.OPENAI_BASE}/models/774M/"}
+    assert download.origin_of_download("774M", "https://mirror.example/gpt-2")["source"] == "download"
+    assert download.origin_of_download("mine", download.OPENAI_BASE)["source"] == "download"
 
     # trained here (the session's tiny model is trained by train-demo-model's code)
     assert origins.of_folder(models / "tiny").source == "trained-here"
@@ -96,10 +100,13 @@ def test_each_way_a_model_arrives_records_where_it_came_from(models, tmp_path, m
             assert run_cli("download-model", name, "--base-url", url, "--models-dir", str(dest), "-q") == 0
     finally:
         server.shutdown()
-    openai, other = origins.of_folder(dest / "124M"), origins.of_folder(dest / "other")
-    assert (openai.source, openai.size, openai.url) == ("openai", "124M", f"{url}/models/124M/")
-    assert model_label("124M", openai) == "OpenAI’s GPT-2 124M"
+    named, other = origins.of_folder(dest / "124M"), origins.of_folder(dest / "other")
+    assert (named.source, named.url) == ("download", f"{url}/models/124M/")  # 124M's name, from a server that is not OpenAI's
+    assert model_label("124M", named) == "“124M”, a GPT-2 downloaded from 127.0.0.1"
     assert (other.source, model_label("other", other)) == ("download", "“other”, a GPT-2 downloaded from 127.0.0.1")
+    assert model_label("124M", Origin("openai", named.fingerprint, size="124M")) == "OpenAI’s GPT-2 124M"
+    with pytest.raises(origins.OriginError, match="size must be one of"):
+        Origin("openai", named.fingerprint, size="")
 
 
 def _hand_made(folder: Path) -> Path:

@@ -63,21 +63,28 @@ class Worker:
         """The live process (None before the first ``send``, after a kill, and once closed)."""
         return self._proc
 
-    def send(self, line: dict) -> subprocess.Popen:
+    def send(self, line: dict, bind: Callable[[subprocess.Popen], None] | None = None) -> subprocess.Popen:
         """Write one job to the worker, starting it first if none is running; returns the process
-        it went to. Raises ``Closed`` once closed, OSError when the process died just now."""
+        it went to. ``bind(proc)`` is called before the line is written, so the job knows its
+        process before any report on it can arrive. Raises ``Closed`` once closed (or closing),
+        OSError when the process died just now."""
         with self._lock:
             if self._closed:
                 raise Closed(f"the {self.name} was stopped")
             if self._proc is None or self._proc.poll() is not None:
-                log.info("starting the %s: %s", self.name, " ".join(self.command[2:4]))
+                log.info("starting the %s for %s", self.name, self.command[self.command.index("--model") + 1] if "--model" in self.command else self.command[-1])
                 self._proc = start(self.command)
                 reader = threading.Thread(target=self._read, args=(self._proc,), name=f"{self.name} reader", daemon=True)
                 self._readers[self._proc] = reader
                 reader.start()
             proc = self._proc
-        proc.stdin.write(json.dumps(line) + "\n")
-        proc.stdin.flush()
+            if bind is not None:
+                bind(proc)
+            try:
+                proc.stdin.write(json.dumps(line) + "\n")
+                proc.stdin.flush()
+            except ValueError:  # its input was closed just now: the worker is being stopped
+                raise Closed(f"the {self.name} was stopped") from None
         return proc
 
     def kill(self, proc: subprocess.Popen | None = None) -> None:
@@ -123,22 +130,27 @@ class Worker:
             with self._lock:
                 if self._proc is proc:
                     self._proc = None
-            self.on_exit(proc, code)
+            try:
+                self.on_exit(proc, code)
+            finally:
+                self._readers.pop(proc, None)  # reaped; this thread ends here
 
 
 def worker_command(request) -> list[str]:
-    """The engine worker for a ``Request``: its model, recipe, fine-tune steps and ``train_on``."""
+    """The engine worker for a ``Request``: its model, recipe, fine-tune steps, ``train_on``, and the
+    batch it draws (the memory check before loading weighs the exhibit's samples x length)."""
     r = request
     return [sys.executable, "-m", "generator.samples.worker", "--models-dir", str(r.models_dir.resolve()), "--model", r.model,
-            "--recipe", r.recipe, "--finetune-steps", str(r.params.finetune_steps), "--train-on", r.params.train_on]
+            "--recipe", r.recipe, "--finetune-steps", str(r.params.finetune_steps), "--train-on", r.params.train_on,
+            "--samples", str(r.samples), "--length", str(r.params.length)]
 
 
-def load_engine(models_dir: Path, model: str, recipe: str, *, max_finetune_steps: int, window: bool = False):
+def load_engine(models_dir: Path, model: str, recipe: str, *, max_finetune_steps: int, window: bool = False, samples: int = 10, length: int = 100):
     """In the worker: (engine, fingerprint) for ``model``, checked first, the way generate opens it."""
     from .engine.factory import model_at, open_engine
 
     folder, fp = model_at(models_dir, model)
-    return open_engine(folder, recipe, max_finetune_steps=max_finetune_steps, window=window), fp
+    return open_engine(folder, recipe, max_finetune_steps=max_finetune_steps, window=window, samples=samples, length=length), fp
 
 
 def stop(proc: subprocess.Popen | None, grace: float = 10.0) -> None:

@@ -157,7 +157,7 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
     return summary
 
 
-def generate(essays: list[Essay], cache_path, request: Request, progress: bool = True) -> Summary | None:
+def generate(essays: list[Essay], cache_path, request: Request, progress: bool = True, explore_path=None) -> Summary | None:
     """`python build.py generate`: check the model, give its earlier runs its origin record,
     decide the work without TensorFlow, and only then load the engine and run it (None: nothing
     was left to do)."""
@@ -165,7 +165,10 @@ def generate(essays: list[Essay], cache_path, request: Request, progress: bool =
     from .origin import of_folder
 
     folder, fp = model_at(request.models_dir, request.model)
-    record_origins(essays, cache_path, of_folder(folder))
+    origin = of_folder(folder)
+    record_origins(essays, cache_path, origin)
+    if explore_path is not None:  # the exploration's caches: its pages name the model too
+        record_origins(essays, explore_path, origin)
     todo = plan(essays, cache_path, model_view(folder, request), fp, request)  # decided before TensorFlow loads
     if not todo:
         return None

@@ -63,6 +63,10 @@ class Origin:
             raise OriginError(f"source {self.source!r} is not one of {', '.join(SOURCES)}")
         if not self.fingerprint.startswith("sha256:"):
             raise OriginError(f"fingerprint {self.fingerprint!r} is not a model fingerprint (sha256:...)")
+        if self.source == "openai" and self.size not in OPENAI_MODELS:
+            raise OriginError(f"an OpenAI model's size must be one of {', '.join(OPENAI_MODELS)}, got {self.size!r}")
+        if self.source == "huggingface" and not self.repository:
+            raise OriginError("a Hugging Face model's record names no repository")
 
     @property
     def openai_size(self) -> str:
@@ -103,12 +107,19 @@ def model_label(name: str, origin: Origin | None) -> str:
     if origin.source == "huggingface":
         return f"OpenAI’s GPT-2 {size} (from Hugging Face, {origin.repository})" if size else f"“{name}”, a GPT-2 from Hugging Face ({origin.repository})"
     if origin.source == "download":
-        return f"“{name}”, a GPT-2 downloaded from {urlsplit(origin.url).hostname or 'a server'}"
+        return f"“{name}”, a GPT-2 downloaded from {_host(origin.url)}"
     if origin.source == "folder":
         return f"“{name}”, a GPT-2 imported from a folder that did not say where it came from"
     if origin.source == "trained-here":
         return f"demo model “{name}” (a small GPT-2 trained here, not OpenAI’s GPT-2)"
     return f"“{name}”, a GPT-2 with random weights (not a trained model)"
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "a server"
+    except ValueError:  # a record written by hand
+        return "a server"
 
 
 def write(model_folder: Path, origin: Origin) -> None:

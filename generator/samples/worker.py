@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recipe", default="fast")
     p.add_argument("--finetune-steps", type=int, default=1)
     p.add_argument("--train-on", default="passage")
+    p.add_argument("--samples", type=int, default=10)
+    p.add_argument("--length", type=int, default=100)
     args = p.parse_args(argv)
     out = report_channel()  # whatever TensorFlow prints must not reach it
 
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(out, job=jid, stage="loading", message=f"loading {args.model} (once, when the worker starts)")
                 start = time.perf_counter()
                 engine, fp = load_engine(args.models_dir, args.model, args.recipe, max_finetune_steps=args.finetune_steps,
-                                         window=args.train_on == "window")
+                                         window=args.train_on == "window", samples=args.samples, length=args.length)
                 say(out, job=jid, stage="loaded", load_seconds=time.perf_counter() - start)
             done = (_visit if job.get("kind") == "visit" else _record)(engine, args, fp, job, out)
             say(out, job=jid, stage="done", **done)

@@ -205,7 +205,7 @@ class StationEngine:
             return
         line = {"kind": "visit", "job": visit.id, "passage": visit.passage, "params": visit.tamed, "samples": visit.samples, "untamed": visit.untamed}
         try:
-            visit.worker = self.worker.send(line)
+            self.worker.send(line, bind=lambda proc: setattr(visit, "worker", proc))
         except (OSError, Closed) as exc:
             log.error("request %s: the engine worker could not take it (%s)", visit.id, exc)
             visit.move("error", TRY_AGAIN)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ class Station:
         self.model = model or self.config.generation.model
         self.keep = keep
         self.token = token
-        self.hosts: set[str] = set()  # set once the port is bound
+        self.hosts: set[str] | None = set()  # set once the port is bound (None: bound to every address)
         # what `generate` would run for the exhibit: its model, recipe, train_on, parameters and sample count
         self.request = request_from(self.config, models_dir, model=self.model)
         self.tamed = self.request.params
@@ -108,10 +109,10 @@ class Station:
         except (OSError, ValueError, KeyError, TypeError):
             return 30.0
 
-    @property
+    @functools.cached_property
     def origin(self) -> Origin | None:
-        """Where the station's model came from: its folder's record, or, with no model here, the
-        record the exhibit's samples keep for a model of that name (what the examples show)."""
+        """Where the station's model came from, read once: its folder's record, or, with no model
+        here, the record the exhibit's samples keep for a model of that name (what the examples show)."""
         if self.missing() is None:
             try:
                 return of_folder(self.models_dir / self.model)

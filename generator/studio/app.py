@@ -74,7 +74,7 @@ class Context:
     engine: EngineWorker
     preview: Preview
     token: str
-    hosts: set[str]
+    hosts: set[str] | None  # None: bound to every address (site.serve.allowed_hosts)
     static: dict[str, Path]
 
 
@@ -254,7 +254,7 @@ def preview_file(sub: str):
     return Response(drawn, mimetype="image/gif" if sub.endswith(".gif") else "image/png", headers={"Cache-Control": "no-cache"})
 
 
-def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token: str, hosts: set[str], site_static: Path) -> Flask:
+def create_app(studio: Studio, engine: EngineWorker, preview: Preview, *, token: str, hosts: set[str] | None, site_static: Path) -> Flask:
     app = _Flask(__name__, template_folder=str(HERE / "templates"), static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # a decision is a few hundred bytes
     static = {"palette.css": site_static / "palette.css", "style.css": site_static / "style.css", "favicon.svg": site_static / "favicon.svg",

@@ -113,7 +113,7 @@ class EngineWorker:
             line = {"kind": "record", "job": job.id, "passage": passage, "params": dataclasses.asdict(params), "samples": samples,
                     "essay_path": str(essay_path), "cache_path": str(cache_path), "site_toml": str(site_toml)}
             try:
-                job.worker = self.worker.send(line)
+                self.worker.send(line, bind=lambda proc: setattr(job, "worker", proc))
             except (OSError, Closed) as exc:  # it died just now, or the studio is stopping
                 job.stage, job.message, job.finished = "error", f"the engine worker stopped ({exc}); ask again to restart it", time.monotonic()
         return job

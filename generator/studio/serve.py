@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..site.builder import Paths
+from ..errors import InputError
 from ..localweb import server_url
-from ..site.serve import allowed_hosts
+from ..site.serve import allowed_hosts, everywhere
 from .app import create_app
 from .jobs import EngineWorker
 from .preview import Preview
@@ -60,6 +61,9 @@ def open_studio(options: StudioOptions) -> Running:
     from ..site.builder import PACKAGE
     from ..site.writer import check_output_dir
 
+    if everywhere(options.host):
+        raise InputError(None, f"--host {options.host}: the studio writes your files, so it listens on this machine (127.0.0.1) "
+                               "or an address you name, never on every address, where any page on the network could reach it")
     check_output_dir(options.preview, project=options.project, protected=[options.content, options.templates, PACKAGE])
     studio = Studio(options.content, ratio=options.ratio, journal=options.journal or options.preview.parent / "journal")
     engine = EngineWorker(request_from(studio.config, options.models_dir, model=options.model))

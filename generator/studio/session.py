@@ -17,7 +17,6 @@ bytes a decision replaced, from a journal that survives a restart.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import threading
@@ -158,7 +157,9 @@ class Studio:
                 header = header or next((h for h in self.headers() if h.slug == slug), None)
                 if header is None:
                     raise StudioError(f"there is no essay {slug!r}")
-                state = self._states[slug] = EssayState(header, undo=Journal(self.journal, self.layout.root, header.slug))
+                old = state  # an editor that deletes and writes the file again: its writers and undo steps go on
+                state = self._states[slug] = EssayState(header, undo=old.undo if old else Journal(self.journal, self.layout.root, header.slug),
+                                                        **({"writer": old.writer} if old else {}))
             self._refresh(state)
             return state
 
@@ -227,7 +228,13 @@ class Studio:
                 self._writable(s)
                 ref = self._ref(s, key, candidate) if action in ("accept", "reject", "unpick", "up", "down") else None
                 snap = s.snapshot()
-            entry = self._write(s, snap, key, lambda picks, old: self._apply(snap, action, passage, ref, picks, old))
+                s.writing = True  # from the snapshot on: a refresh now leaves the picks (and the undo steps) to this writer
+            try:
+                entry = self._write(s, snap, key, lambda picks, old: self._apply(snap, action, passage, ref, picks, old))
+            finally:
+                with self.lock:
+                    s.writing = False
+            s.undo.flush()
             message = "auto-pick found nothing usable in this passage" if action == "auto" and (entry is None or not entry.refs) else ""
             with self.lock:
                 return Decision(slug, key, self._take_notices(s), message)
@@ -248,6 +255,7 @@ class Studio:
                     return None
                 step = s.undo.steps[-1]
                 snap = s.snapshot()
+                s.writing = True  # from the snapshot on: a refresh now leaves the picks (and the undo steps) to this writer
             path = self.layout.picks(s.slug)
 
             def change(text: str | None):
@@ -256,16 +264,20 @@ class Studio:
                 picks, _ = self._parse(snap, text)
                 return self._render(snap, text, self._with(picks, step.key, step.old))
 
-            with self._writing(s):
+            try:
                 w = self._transact(path, change, snap.picks_text)
                 with self.lock:
                     self.version += 1
-                    s.undo.pop()
+                    if s.undo and s.undo.steps[-1] is step:
+                        s.undo.pop()
                     if w.moved:
                         s.undo.clear()
                         s.notices.append(f"{path.name} changed outside the studio: the undo was applied to it (undo starts afresh)")
                     self._take_text(s, w.text)
                     decision = Decision(slug, step.key, self._take_notices(s))
+            finally:
+                with self.lock:
+                    s.writing = False
             s.undo.flush()
             return decision
 
@@ -355,32 +367,17 @@ class Studio:
                 return None
             return self._render(snap, text, new)
 
-        with self._writing(s):
-            w = self._transact(path, change, snap.picks_text)
-            with self.lock:
-                if w.moved:
-                    s.undo.clear()
-                    s.notices.append(f"{path.name} changed outside the studio: your decision was applied to it (undo starts afresh)")
-                    log.info("%s changed on disk; the decision was applied to it", path)
-                self._take_text(s, w.text)
-                if w.changed:
-                    self.version += 1
-                    s.undo.push(Step(key, olds[-1], w.before, w.text))
-                entry = s.picks.passages.get(key)
-        s.undo.flush()
-        return entry
-
-    @contextlib.contextmanager
-    def _writing(self, s: EssayState):
-        """While a write waits for the file's lock, writes, and its result is taken in, a
-        refresh leaves the essay's picks alone: it would take the new file for an editor's."""
+        w = self._transact(path, change, snap.picks_text)
         with self.lock:
-            s.writing = True
-        try:
-            yield
-        finally:
-            with self.lock:
-                s.writing = False
+            if w.moved:
+                s.undo.clear()
+                s.notices.append(f"{path.name} changed outside the studio: your decision was applied to it (undo starts afresh)")
+                log.info("%s changed on disk; the decision was applied to it", path)
+            self._take_text(s, w.text)
+            if w.changed:
+                self.version += 1
+                s.undo.push(Step(key, olds[-1], w.before, w.text))
+            return s.picks.passages.get(key)
 
     @staticmethod
     def _transact(path: Path, change, read: str | None):

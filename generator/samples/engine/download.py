@@ -167,12 +167,19 @@ def download(models_dir: Path, name: str, base_url: str = OPENAI_BASE, *, progre
     except InputError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise InputError(exc.path, f"{exc.message} (downloaded from {base}/models/{name}/)", exc.line) from None
-    if name in origin.OPENAI_MODELS:  # recorded in the folder before it takes its name
-        origin.record(staging, "openai", size=name, url=f"{base}/models/{name}/")
-    else:
-        origin.record(staging, "download", url=f"{base}/models/{name}/")
+    origin.record(staging, **origin_of_download(name, base))  # in the folder before it takes its name
     staging.rename(folder)
     return params
+
+
+def origin_of_download(name: str, base: str) -> dict[str, str]:
+    """What a download records of where its weights came from: OpenAI's GPT-2 only when it came
+    from OpenAI's own bucket under one of OpenAI's names; from any other server, that server (a
+    name alone says nothing of the weights)."""
+    url = f"{base.rstrip('/')}/models/{name}/"
+    if base.rstrip("/") == OPENAI_BASE.rstrip("/") and name in origin.OPENAI_MODELS:
+        return {"source": "openai", "size": name, "url": url}
+    return {"source": "download", "url": url}
 
 
 _ADVICE = (
