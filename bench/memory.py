@@ -153,7 +153,7 @@ def three_passages(folder: Path, passages: int = 3) -> str:
     return "three"
 
 
-def command_peak(model: str, samples: int, length: int, passages: int, runs: tuple[str, ...] = ("built", "kept")) -> None:
+def command_peak(model: str, samples: int, length: int, passages: int, runs: tuple[str, ...] = ("built", "kept"), train_on: str = "passage") -> None:
     """The whole ``python build.py generate`` command's peak RSS on an essay of ``passages``
     passages (the exhibit's first), twice: with the engine's graph built (an artist's first run,
     a fresh graph cache) and read back (every later run). ``runs`` ("kept",) alone: once, with
@@ -167,7 +167,8 @@ def command_peak(model: str, samples: int, length: int, passages: int, runs: tup
             start = time.perf_counter()
             with tempfile.TemporaryFile() as err:
                 proc = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "generate", "--content", str(content), "--models-dir", str(ROOT / "models"),
-                                         "--model", f"bench-{model}", "--essay", slug, "--samples", str(samples), "--length", str(length), "-q"],
+                                         "--model", f"bench-{model}", "--essay", slug, "--samples", str(samples), "--length", str(length),
+                                         "--train-on", train_on, "-q"],
                                         stdout=subprocess.DEVNULL, stderr=err, env=env)
                 _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not every child's
                 proc.returncode = os.waitstatus_to_exitcode(status)
@@ -187,6 +188,7 @@ def main() -> int:
     ap.add_argument("--passages", type=int, default=2)
     ap.add_argument("--command", action="store_true", help="the whole `build.py generate` command's peak, on an essay of --passages passages")
     ap.add_argument("--kept-only", action="store_true", help="with --command: one run, the graph read from your own graph cache")
+    ap.add_argument("--train-on", default="passage", choices=["passage", "window"], help="with --command: what the fine-tune trains on")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -201,11 +203,14 @@ def main() -> int:
     ensure_model(args.model)
     if args.command:
         from generator.samples.engine.checkpoint import Hparams
+        from generator.samples.engine.footprint import need
 
-        w = Hparams.read(ROOT / "models" / f"bench-{args.model}").weight_bytes / 1e9
+        hp = Hparams.read(ROOT / "models" / f"bench-{args.model}")
+        w = hp.weight_bytes / 1e9
+        estimate = need(hp, "fast", window=args.train_on == "window", samples=args.samples, length=args.length)
         print(f"GPT-2 {args.model}'s shape: fp32 weights {w:.2f} GB, budget {1.25 * w + 1:.2f} GB (weights x 1.25 + 1 GB); "
-              f"{args.samples} samples x {args.length} tokens")
-        command_peak(args.model, args.samples, args.length, args.passages, ("kept",) if args.kept_only else ("built", "kept"))
+              f"{args.samples} samples x {args.length} tokens, trained on the {args.train_on}; the footprint's estimate: {estimate.total / 1e9:.2f} GB ({estimate.describe()})")
+        command_peak(args.model, args.samples, args.length, args.passages, ("kept",) if args.kept_only else ("built", "kept"), args.train_on)
         return 0
     out = subprocess.run([sys.executable, __file__, "--child", "--model", args.model, "--samples", str(args.samples),
                           "--length", str(args.length), "--passages", str(args.passages)], capture_output=True, text=True)

@@ -23,8 +23,10 @@ machine (``bench/memory.py``, ``bench/generation.py``; the README has the table)
 The fast recipe's estimates: 1.66, 2.87, 4.99 and 8.84 GB on 124M's, 355M's, 774M's and
 1558M's shapes, against 1.48, 2.72, 4.85 and 8.58 GB measured for the whole ``generate`` on
 a 3-passage essay (engine version 3); 11.2 GB for 40 samples on 1558M's (10.90 measured, one
-passage); on 124M's shape, training on windows 3.3 GB (3.24 GB measured, one passage) and
-the seed recipe 8.2 GB (8.2 GB measured).
+passage); training on windows 3.3, 6.96 and 13.47 GB on 124M's, 355M's and 774M's shapes (3.24, 6.33
+and 11.71 GB measured, the whole ``generate`` on one passage: ``bench/memory.py --command
+--train-on window``; 1558M's, about 25 GB, was not measured on this 24 GB machine), and
+the seed recipe on 124M's shape 8.2 GB (8.2 GB measured).
 ``VSR_MEMORY_CHECK=off`` skips the check (a machine with swap to spare, say).
 """
 
