@@ -192,6 +192,15 @@ positions: 1.03-1.06 ms against 1.33-1.44 ms; with chunks of 64, 1.23). Part of 
 its floor at batch 40, 74.40 s; version 1 took 133.0 s), peak 10.16 GiB with the floor's
 transposed copy of the embeddings in the same process.
 
+XLA, measured 2026-12-06 (engine version 3, 124M's shape, the exhibit's first three
+passages twice, one process each way, `TF_XLA_FLAGS="--tf_xla_cpu_global_jit
+--tf_xla_auto_jit=2"` and the session's ``global_jit_level`` ON_1): sampling took 48.2,
+29.2, 8.0, 15.8, 14.0 and 9.2 s a passage, against 7.1-7.7 s without, and the fine-tune
+3.5-11 s against 0.8-1.5 s. XLA compiles a cluster for each shape it meets, and the prompt's
+length and the written chunks change the shapes from passage to passage (and step to step),
+so it compiled again on passages it had seen; its best passage, 8.0 s, was still slower
+than the plain graph's worst. Left out.
+
 No GPU was lent to the sessions that measured this: ``bench/device.sh`` is
 ready for one and has not run yet.
 """
