@@ -29,7 +29,7 @@ def main() -> int:
     from generator.content import ContentLayout, read_essays
     from generator.picks.resolve import verbosify
     from generator.picks.store import load_picks
-    from generator.samples.cache import load_cache
+    from generator.samples.store import load_cache
     from generator.site.gifs import GifCache
 
     layout = ContentLayout(args.content)

@@ -65,6 +65,7 @@ def make_exhibit(folder: Path, essays: int, with_samples: bool, seed: int = 1) -
     from generator.content.essays import parse_essay
     from generator.picks.candidates import PickRef
     from generator.picks.store import PassagePicks, Picks, dump_picks
+    from generator.samples import store
     from generator.samples.cache import Params, PassageSamples, Run, SampleCache, dump_cache
 
     rng = random.Random(seed)
@@ -89,7 +90,8 @@ def make_exhibit(folder: Path, essays: int, with_samples: bool, seed: int = 1) -
             run = Run("bench", "synthetic", "fast", params, tuple(" " + " ".join(sentence(rng) for _ in range(4)) for _ in range(10)))
             cache.passages[p.key] = PassageSamples(p.text, [run])
             picks.passages[p.key] = PassagePicks(p.key, [PickRef(run.id, 0, 0), PickRef(run.id, 1, 1)], auto=True)
-        layout.samples(path.stem).write_text(dump_cache(cache))
+        store.legacy_file(layout.samples(path.stem)).write_text(dump_cache(cache))  # one file, then a file a passage:
+        store.convert(layout.samples(path.stem), path.stem)  # the store as generate leaves it
         layout.picks(path.stem).write_text(dump_picks(picks, title=essay.title, passages={}, sentences={}))
 
 

@@ -80,7 +80,7 @@ def broken_links(essay: Essay, urls: set[str]) -> list[Problem]:
 def _essay_files(layout: ContentLayout, config: SiteConfig, problems: list[Problem], models: Path | None) -> list[Essay]:
     from .picks.resolve import verbosify
     from .picks.store import load_picks
-    from .samples.cache import load_cache
+    from .samples.store import load_cache
     from .samples.provenance import provenance_notes
 
     essays = []
@@ -126,7 +126,7 @@ def check(layout: ContentLayout, *, templates: Path, models: Path | None = None)
     for essay in essays:
         problems += broken_links(essay, urls)
     for path in layout.explore_files():
-        from .samples.cache import load_cache
+        from .samples.store import load_cache
 
         _, warning = load_cache(path, path.stem)
         if warning:

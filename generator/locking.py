@@ -6,11 +6,11 @@ same file and each add their part lose one part. So each change reads the file, 
 writes it under that file's lock (``filelock``'s ``flock``, which the kernel drops when the
 holder dies, so a killed writer never leaves a lock that blocks the next).
 
-The lock file sits beside the data (``content/samples/.<slug>.json.lock``, git-ignored) and
+The lock file sits beside the data (``content/samples/.<slug>.passages.lock``, git-ignored) and
 holds the holder's pid and command, so a writer that waits too long says who holds it.
 
 Each kind of file's transaction lives beside the stage that owns the file, on top of this:
-``samples.record.update_samples`` (a sample cache, append-only) and ``picks.writes.update_picks``
+``samples.store.update_passage`` (an essay's samples, a passage at a time, append-only) and ``picks.writes.update_picks``
 (a picks file, compare-and-swap). ``append_line`` here is the append-only log's (the station's
 --keep file).
 """
@@ -81,6 +81,9 @@ def locked(path: Path, *, wait: float | None = None) -> Iterator[float]:
     try:
         for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # a writer killed mid-write left it; only holders write them
             stale.unlink(missing_ok=True)
+        if path.is_dir():  # a folder's lock (a sample store) covers the files in it: one listing of names, no file read
+            for stale in path.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
         yield time.perf_counter() - start
     finally:
         lock.release()

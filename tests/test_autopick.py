@@ -59,7 +59,7 @@ def content(tmp_path) -> Path:
 
 
 def load(content: Path):
-    from generator.samples.cache import load_cache
+    from generator.samples.store import load_cache
 
     essay = parse_essay(content / "essays" / "dust.md")
     cache, _ = load_cache(content / "samples" / "dust.json", "dust")
@@ -210,7 +210,7 @@ def test_auto_pick_leaves_rejected_candidates_alone_and_one_passage_can_be_picke
     from generator.content import ContentLayout, read_essays
     from generator.picks.auto import auto_pick, pick_passage
     from generator.picks.store import load_picks
-    from generator.samples.cache import load_cache
+    from generator.samples.store import load_cache
 
     layout = ContentLayout(Path(__file__).resolve().parent.parent / "content")
     essay = read_essays(layout, only=["more-is-more"])[0]

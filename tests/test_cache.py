@@ -5,7 +5,8 @@ import pytest
 
 from generator.samples import cache as cache_mod
 from generator.fsutil import atomic_write_text
-from generator.samples.cache import Params, PassageSamples, Run, SampleCache, dump_cache, load_cache, parse_cache, run_id_for
+from generator.samples.cache import Params, PassageSamples, Run, SampleCache, dump_cache, parse_cache, run_id_for
+from generator.samples.store import load_cache
 from generator.samples.record import update_samples
 from tests.conftest import ROOT
 
@@ -55,15 +56,26 @@ def test_run_id_depends_on_parameters_and_sample_count():
 def test_every_committed_run_keeps_its_id():
     """Ids made before the sample count joined them stay valid: a 10-sample run's id is computed
     as it always was, and any other id is kept as the cache wrote it."""
-    for path in sorted((ROOT / "content" / "samples").rglob("*.json")):
-        data = json.loads(path.read_text())
-        cache, problems = parse_cache(path.read_text(), path.stem)
-        assert problems == []
-        for key, entry in data["passages"].items():
-            assert [r.id for r in cache.passages[key].runs] == [r["id"] for r in entry["runs"]]
-            for run, stored in zip(cache.passages[key].runs, entry["runs"]):
-                if len(run.samples) == 10:  # computed today exactly as it was when the cache was written
-                    assert "r" + run_id_for(run.model_fingerprint, run.recipe, run.params, 10) == stored["id"], (path, stored["id"])
+    from generator.content.layout import ContentLayout
+    from generator.samples import store
+
+    layout = ContentLayout(ROOT / "content")
+    raw = {}  # (essay or exploration, passage key) -> the runs as the file holds them
+    for h in layout.essays(drafts=True):
+        for f in sorted(layout.samples(h.slug).glob("*.json")):
+            if f.name != store.MODELS:
+                raw[(h.slug, f.stem)] = json.loads(f.read_text())["runs"]
+    for f in layout.explore_files():
+        raw.update({(f"explore/{f.stem}", key): entry["runs"] for key, entry in json.loads(f.read_text())["passages"].items()})
+    caches = {h.slug: load_cache(layout.samples(h.slug), h.slug) for h in layout.essays(drafts=True)}
+    caches.update({f"explore/{f.stem}": load_cache(f, f.stem) for f in layout.explore_files()})
+    assert len(raw) > 20 and all(warning is None for _, warning in caches.values())
+    for (name, key), stored_runs in raw.items():
+        runs = caches[name][0].passages[key].runs
+        assert [r.id for r in runs] == [r["id"] for r in stored_runs]
+        for run, stored in zip(runs, stored_runs):
+            if len(run.samples) == 10:  # computed today exactly as it was when the cache was written
+                assert "r" + run_id_for(run.model_fingerprint, run.recipe, run.params, 10) == stored["id"], (name, stored["id"])
 
 
 def test_runs_are_appended_never_replaced():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import signal
@@ -16,9 +15,11 @@ import pytest
 
 from generator.content.essays import parse_essay
 from generator.content.layout import ContentLayout
-from generator.samples.cache import Params, load_cache
+from generator.samples.cache import Params
+from generator.samples.store import load_cache
 from tests.conftest import ROOT, run_cli
 from tests.engine_models import train_tiny
+from tests.stores import store_of
 
 PARAMS = Params(temperature=0.8, top_k=30, length=16, seed=7, finetune_steps=1, learning_rate=1e-4)
 
@@ -48,10 +49,9 @@ def files_under(root: Path) -> set[str]:
 @pytest.mark.parametrize("recipe", ["fast", "seed"])
 def test_recipes_fill_the_cache_and_leave_nothing_behind(exhibit, models, recipe, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # gpt-2-simple writes relative to the working directory if anything
-    (exhibit / "samples" / "beta.json").unlink(missing_ok=True)
     before_models, before_cwd = files_under(models), files_under(tmp_path)
     assert generate(exhibit, models, "--recipe", recipe, "--essay", "beta", "--seed", "3") == 0
-    cache, warning = load_cache(exhibit / "samples" / "beta.json", "beta")
+    cache, warning = load_cache(store_of(exhibit, "beta"), "beta")
     assert warning is None
     essay = parse_essay(exhibit / "essays" / "beta.md")
     (passage,) = essay.passages
@@ -135,7 +135,7 @@ def test_memory_and_graph_stay_flat_over_20_passages(fast):
 def test_killed_run_resumes_without_corruption_or_duplicates(exhibit, models, tmp_path):
     essay = exhibit / "essays" / "long.md"
     essay.write_text("Title: Long\n\n" + "\n\n".join(f"Paragraph {i} talks about rovers. It is short. It ends." for i in range(60)) + "\n")
-    cache_file = exhibit / "samples" / "long.json"
+    cache_file = store_of(exhibit, "long")
     cmd = [sys.executable, "build.py", "generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "long", "--samples", "2", "--length", "16", "-q"]
     proc = subprocess.Popen(cmd, cwd=ROOT)
     deadline = time.time() + 120
@@ -145,12 +145,12 @@ def test_killed_run_resumes_without_corruption_or_duplicates(exhibit, models, tm
     proc.wait()
     cache, warning = load_cache(cache_file, "long")
     assert warning is None and 0 < len(cache.passages) < 60
-    assert not [p for p in cache_file.parent.iterdir() if p.name.endswith(".tmp")]
     assert subprocess.run(cmd, cwd=ROOT).returncode == 0
-    data = json.loads(cache_file.read_text())
-    assert len(data["passages"]) == 60
-    for entry in data["passages"].values():
-        base_runs = [r for r in entry["runs"] if r["params"]["top_k"] == 30]
+    assert not [p for p in [*cache_file.parent.iterdir(), *cache_file.iterdir()] if p.name.endswith(".tmp")]  # the next writer cleared any
+    cache, warning = load_cache(cache_file, "long")
+    assert warning is None and len(cache.passages) == 60
+    for entry in cache.passages.values():
+        base_runs = [r for r in entry.runs if r.params.top_k == 30]
         assert len(base_runs) == 1
 
 
@@ -161,9 +161,8 @@ def test_escalation_on_a_model_that_echoes(exhibit, tmp_path):
     text = essay.passages[0].text
     models = tmp_path / "models"
     train_tiny(models / "tiny", [text] * 40, steps=120, learning_rate=2e-2)
-    (exhibit / "samples" / "beta.json").unlink(missing_ok=True)
     assert generate(exhibit, models, "--essay", "beta", "--temperature", "0.8") == 0
-    cache, _ = load_cache(exhibit / "samples" / "beta.json", "beta")
+    cache, _ = load_cache(store_of(exhibit, "beta"), "beta")
     runs = cache.passages[essay.passages[0].key].runs
     assert "copy" in runs[0].flags or "loop" in runs[0].flags
     assert [(r.params.top_k, r.params.temperature) for r in runs] == [(30, 0.8), (40, 0.8), (80, 0.9)]
@@ -184,7 +183,7 @@ def test_overlong_passage_names_essay_and_passage(exhibit, models, capsys):
     err = capsys.readouterr().err
     assert "huge" in err and "passage 1" in err and "more than the model's context of 1024" in err
     assert (exhibit / "samples" / "alpha.json").read_bytes() == before
-    assert not (exhibit / "samples" / "huge.json").exists()
+    assert not store_of(exhibit, "huge").exists() and not (exhibit / "samples" / "huge.json").exists()
 
 
 def test_verify_catches_a_truncated_checkpoint(models, tmp_path):

@@ -11,9 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from generator.samples.cache import Params, load_cache
+from generator.samples.cache import Params
+from generator.samples.store import load_cache
 from generator.samples.engine.recompute import ancestors
 from tests.conftest import run_cli
+from tests.stores import store_of
 
 PROD = Params(temperature=0.8, top_k=30, length=16, seed=7, finetune_steps=1, learning_rate=1e-4)  # the production learning rate
 PROMPT = "Rovers drive slowly. They carry cameras. They stop often to look at rocks."
@@ -256,7 +258,7 @@ def test_fine_tuning_changes_the_samples(single):
 
 def _generate_bytes(content, models, *extra) -> dict[str, bytes]:
     assert run_cli("generate", "--content", str(content), "--models-dir", str(models), "--model", "tiny", "--samples", "3", "--length", "16", "--force", "-q", *extra) == 0
-    return {p.name: p.read_bytes() for p in sorted((content / "samples").glob("*.json"))}
+    return {p.relative_to(content).as_posix(): p.read_bytes() for p in sorted((content / "samples").glob("*.passages/*.json"))}
 
 
 @pytest.mark.parametrize("train_on", ["passage", "window"])
@@ -270,7 +272,8 @@ def test_generate_gives_the_same_bytes_run_after_run_and_under_load(exhibit, mod
         for h in hogs:
             h.kill()
             h.wait()
-    runs = [r for p in json.loads(first["alpha.json"])["passages"].values() for r in p["runs"] if r["model"] == "tiny"]
+    assert "samples/alpha.passages/models.json" in first and "samples/beta.passages/models.json" in first
+    runs = [r for name, data in first.items() if not name.endswith("/models.json") for r in json.loads(data)["runs"] if r["model"] == "tiny"]
     assert runs and all(r["params"]["train_on"] == train_on for r in runs)
 
 
@@ -285,11 +288,10 @@ def test_escalation_draws_new_seeds_and_records_them():
 
 def test_more_samples_adds_only_what_is_missing(exhibit, models):
     def runs():
-        cache, _ = load_cache(exhibit / "samples" / "beta.json", "beta")
+        cache, _ = load_cache(store_of(exhibit, "beta"), "beta")
         (entry,) = cache.passages.values()
         return entry.runs
 
-    (exhibit / "samples" / "beta.json").unlink(missing_ok=True)
     base = ("generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "beta", "--length", "16", "--top-k", "0", "-q")
     assert run_cli(*base, "--samples", "3") == 0
     first = runs()

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from generator.content.layout import ContentLayout
 from generator.errors import InputError
+from generator.samples import store
 from generator.site import writer
 from generator.site.builder import Paths, build
 from tests.conftest import ROOT, run_cli
@@ -97,10 +99,12 @@ def test_changed_samples_rebuild_the_page(site_paths):
     build(site_paths)
     page = site_paths.output / "essays" / "alpha" / "index.html"
     before = page.read_text()
-    cache = site_paths.content / "samples" / "alpha.json"
+    folder = ContentLayout(site_paths.content).samples("alpha")
+    assert store.convert(folder, "alpha")  # the fixture's one file, a file a passage now, as the first write leaves it
+    build(site_paths)
+    cache = sorted(folder.glob("*.json"))[0]
     data = json.loads(cache.read_text())
-    entry = next(iter(data["passages"].values()))
-    entry["runs"][0]["samples"][0] = entry["runs"][0]["samples"][0] + " A freshly cached ending."
+    data["runs"][0]["samples"][0] = data["runs"][0]["samples"][0] + " A freshly cached ending."
     cache.write_text(json.dumps(data))
     report = build(site_paths)
     assert report.essays_rendered == 1
@@ -143,7 +147,7 @@ def test_a_cache_of_the_wrong_shape_warns_and_the_build_goes_on(site_paths, text
 
 
 def test_a_malformed_passage_leaves_the_others_in_place(tmp_path):
-    from generator.samples.cache import load_cache
+    from generator.samples.store import load_cache
 
     good = {"text": "t", "runs": [{"model": "m", "model_fingerprint": "f", "recipe": "fast", "samples": ["a"], "flags": [""],
                                     "params": {"temperature": 1, "top_k": 0, "length": 5, "seed": 1, "finetune_steps": 0, "learning_rate": 0.001}}]}
@@ -158,11 +162,11 @@ def test_a_pick_whose_sentence_moved_is_stale_not_swapped(exhibit):
     from generator.content.essays import parse_essay
     from generator.picks.resolve import verbosify
     from generator.picks.store import load_picks
-    from generator.samples.cache import load_cache
+    from generator.samples.store import load_cache
 
     picks_file = exhibit / "picks" / "alpha.toml"
     essay = parse_essay(exhibit / "essays" / "alpha.md")
-    cache, _ = load_cache(exhibit / "samples" / "alpha.json", "alpha")
+    cache, _ = load_cache(ContentLayout(exhibit).samples("alpha"), "alpha")
     picks, _ = load_picks(picks_file, "alpha")
     before = verbosify(essay, cache, picks)
     inserted = [i for vp in before.passages.values() for i in vp.insertions]

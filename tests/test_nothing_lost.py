@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, LockWaits, serve_studio
+from tests.stores import store_of
 
 
 
@@ -80,10 +81,10 @@ def _holds(picked: dict, key: str, ref: str, action: str) -> bool:
 
 
 def _cache(path: Path, slug: str):
-    from generator.samples.cache import parse_cache
+    from generator.samples.store import load_cache
 
-    cache, problems = parse_cache(path.read_text(), slug)
-    assert problems == [], problems
+    cache, warning = load_cache(path, slug)
+    assert warning is None, warning
     return cache
 
 
@@ -221,7 +222,7 @@ def test_concurrent_writers_lose_no_run_and_no_decision(exhibit, tmp_path, model
     # they really ran at once: some writer waited for a lock another held (the lock module says so)
     print(f"\nwaits for a lock another writer held: {studio_waits.count} in the studio, {sum(waited)} in the commands")
     assert studio_waits.count + sum(waited) >= 1
-    samples, explored = _cache(exhibit / "samples" / "alpha.json", "alpha"), _cache(exhibit / "samples" / "explore" / "alpha.json", "alpha")
+    samples, explored = _cache(store_of(exhibit, "alpha"), "alpha"), _cache(exhibit / "samples" / "explore" / "alpha.json", "alpha")
     missing = [r for r in reported if (samples if r[0] == "alpha.json" else explored).passages[r[1]].run(r[2]) is None]
     picked = _picked(exhibit)
     lost = [(k, ref, a) for (k, ref), a in answered.items() if not _holds(picked, k, ref, a)]
@@ -244,7 +245,7 @@ def test_writers_killed_at_random_never_lose_what_they_reported(exhibit, tmp_pat
     candidates = _candidates(exhibit)
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["tests.writers", "generator.studio.session", "generator.samples.generate"])
-    samples_file, picks_file = exhibit / "samples" / "alpha.json", exhibit / "picks" / "alpha.toml"
+    samples_file, picks_file = store_of(exhibit, "alpha"), exhibit / "picks" / "alpha.toml"  # the fixture's alpha.json: the first writer converts it
     rng = random.Random(2019)
     runs: list[tuple[str, str]] = []
     decisions = picks_done = 0
@@ -457,7 +458,7 @@ def test_sampling_again_with_another_count_keeps_the_first_run_and_its_picks_and
 
     running = _studio(exhibit, tmp_path, models_dir=models, model="tiny")
     key = Studio(exhibit).essay("beta").essay.passages[0].key
-    cache_file = exhibit / "samples" / "beta.json"
+    cache_file = store_of(exhibit, "beta")
     try:
         status, job = _call(running, "POST", "/api/essays/beta/more", {"passage": key, "seed": 11, "samples": 3, "temperature": 1.0, "top_k": 0})
         assert status == 200

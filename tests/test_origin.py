@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from generator.samples import origin as origins
-from generator.samples.cache import Params, PassageSamples, Run, SampleCache, dump_cache, load_cache
+from generator.samples.cache import Params, PassageSamples, Run, SampleCache, dump_cache
+from generator.samples.store import load_cache
 from generator.samples.engine.checkpoint import fingerprint
 from generator.samples.origin import Origin, model_label
 from tests.conftest import run_cli
+from tests.stores import store_of
 from tests.test_import import CFG, gpt2_tensors, hf_folder
 
 
@@ -44,8 +46,8 @@ def test_a_model_imported_under_the_name_gpt2_is_named_from_its_record_on_every_
     common = ["--content", str(exhibit), "--models-dir", str(models), "--model", "gpt2", "-q"]
     assert run_cli("generate", *common, "--essay", "beta", "--samples", "2", "--length", "8") == 0
     assert run_cli("pick", "--content", str(exhibit), "--essay", "beta", "-q") == 0
-    cache = json.loads((exhibit / "samples" / "beta.json").read_text())
-    assert cache["models"] == {record.fingerprint: record.as_dict()}  # the record travels with the samples, for Pages
+    kept = json.loads((store_of(exhibit, "beta") / "models.json").read_text())
+    assert kept["models"] == {record.fingerprint: record.as_dict()}  # the record travels with the samples, for Pages
 
     shutil.rmtree(models)  # a site is built where no model is: the record in the cache is all it has
     assert run_cli("--content", str(exhibit), "--output", str(site_paths.output), "-q") == 0

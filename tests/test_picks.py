@@ -1,10 +1,11 @@
 from pathlib import Path
 
 from generator.content.essays import parse_essay
+from generator.content.layout import ContentLayout
 from generator.picks.candidates import PickRef, sample_sentences
 from generator.picks.resolve import verbosify
 from generator.picks.store import PassagePicks, Picks, dump_picks, load_picks, parse_picks
-from generator.samples.cache import load_cache
+from generator.samples.store import load_cache
 
 
 def test_cut_off_sentence_is_closed_when_long_enough():
@@ -31,7 +32,7 @@ def test_pickref_round_trip():
 
 def test_fixture_picks_resolve_and_stale_is_reported(exhibit):
     essay = parse_essay(exhibit / "essays" / "alpha.md")
-    cache, _ = load_cache(exhibit / "samples" / "alpha.json", "alpha")
+    cache, _ = load_cache(ContentLayout(exhibit).samples("alpha"), "alpha")
     picks, warnings = load_picks(exhibit / "picks" / "alpha.toml", "alpha")
     assert warnings == []
     v = verbosify(essay, cache, picks)
@@ -47,7 +48,7 @@ def test_fixture_picks_resolve_and_stale_is_reported(exhibit):
 
 def test_pick_into_missing_sample_is_stale(exhibit):
     essay = parse_essay(exhibit / "essays" / "alpha.md")
-    cache, _ = load_cache(exhibit / "samples" / "alpha.json", "alpha")
+    cache, _ = load_cache(ContentLayout(exhibit).samples("alpha"), "alpha")
     key = essay.passages[0].key
     picks = Picks("alpha", {key: PassagePicks(key, [PickRef("rmissing", 0, 0), PickRef(cache.passages[key].runs[0].id, 9, 0)])})
     v = verbosify(essay, cache, picks)

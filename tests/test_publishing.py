@@ -160,7 +160,7 @@ def test_slug_overrides_the_file_name(site_paths):
     # the essay's samples and picks follow the slug
     layout = ContentLayout(site_paths.content)
     assert [h.slug for h in layout.essays()] == ["gamma-rays", "alpha", "beta"]
-    assert layout.samples("gamma-rays").name == "gamma-rays.json"
+    assert layout.samples("gamma-rays").name == "gamma-rays.passages"
 
 
 def test_two_essays_with_one_slug_name_both_files(site_paths):
@@ -325,13 +325,13 @@ def test_punkt_unwrapped_splits_exactly_as_nltks_own():
     """The builtin splitter calls Punkt's fixed patterns without nltk.redos's timeout
     wrapper; on every essay and every sample of the exhibit it splits exactly as NLTK's
     own Punkt (wrapped, with the same parameters)."""
-    import glob
-    import json
-
     from generator.content import sentences
+    from generator.samples.store import load_cache
 
-    texts = [s for f in sorted(glob.glob(str(ROOT / "content" / "samples" / "**" / "*.json"), recursive=True))
-             for e in json.loads(Path(f).read_text())["passages"].values() for r in e["runs"] for s in r["samples"]]  # fmt: skip
+    layout = ContentLayout(ROOT / "content")
+    caches = [load_cache(layout.samples(h.slug), h.slug)[0] for h in layout.essays(drafts=True)]
+    caches += [load_cache(p, p.stem)[0] for p in layout.explore_files()]
+    texts = [s for c in caches for e in c.passages.values() for r in e.runs for s in r.samples]
     texts += [p.read_text() for p in sorted((ROOT / "content" / "essays").glob("*.md"))]
     texts += ['Dr. Smith went home... He slept. "Why?" she asked. It cost $1.50 at 3 p.m. on Jan. 5. Then (he left.) Fine.']
     wrapped = sentences.punkt_module()  # a fresh private copy, its patterns as NLTK wraps them

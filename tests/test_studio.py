@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, LockWaits, heavy_imports, interruptible, serve_studio
+from tests.stores import store_of
 from tests.test_web_checkers import AXE, axe_violations
 
 
@@ -293,7 +294,7 @@ def test_the_preview_is_the_published_page_rebuilt_after_each_decision(studio, p
 
 
 def test_more_samples_runs_the_engine_in_a_worker_and_appends_a_run(browser, exhibit, tmp_path, models):
-    from generator.samples.cache import parse_cache
+    from generator.samples.store import load_cache
 
     running = _open(exhibit, tmp_path, models_dir=models, model="tiny")
     try:
@@ -309,15 +310,15 @@ def test_more_samples_runs_the_engine_in_a_worker_and_appends_a_run(browser, exh
         pg.wait_for_function(f"() => /loading tiny/.test(document.querySelector('[data-passage=\"{key}\"] .job').textContent)", timeout=60_000)
         pg.wait_for_function(f"n => document.querySelectorAll('[data-passage=\"{key}\"] .run').length > n", arg=runs_before, timeout=180_000)
         assert "New run" in section.locator(".job").inner_text()
-        cache, problems = parse_cache((exhibit / "samples" / "beta.json").read_text(), "beta")
-        assert problems == [] and len(cache.passages[key].runs) == runs_before + 1
+        cache, warning = load_cache(store_of(exhibit, "beta"), "beta")
+        assert warning is None and len(cache.passages[key].runs) == runs_before + 1
         run = cache.passages[key].runs[-1]
         assert run.model == "tiny" and len(run.samples) == 10 and (run.params.top_k, run.params.temperature) == (30, 0.8)
         assert section.locator("[data-candidate]").count() > 0
         # the next one is the next rung, with the model still loaded
         section.get_by_role("button", name="More samples").click()
         pg.wait_for_function(f"n => document.querySelectorAll('[data-passage=\"{key}\"] .run').length > n", arg=runs_before + 1, timeout=120_000)
-        cache, _ = parse_cache((exhibit / "samples" / "beta.json").read_text(), "beta")
+        cache, _ = load_cache(store_of(exhibit, "beta"), "beta")
         assert cache.passages[key].runs[-1].params.top_k == 40
         assert running.engine.proc is not None and running.engine.proc.poll() is None  # one worker, still up
     finally:

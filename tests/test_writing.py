@@ -202,13 +202,15 @@ def test_check_lists_a_passage_that_cannot_prompt_the_model(writing):
 def test_generate_fills_every_prose_passage(writing, models, capsys):
     assert run_cli("generate", "--content", str(writing), "--models-dir", str(models), "--model", "tiny", "--samples", "2", "--length", "8") == 0
     essay = parse_essay(writing / "essays" / "writing.md")
-    cache = json.loads((writing / "samples" / "writing.json").read_text("utf-8"))
+    from generator.samples.store import load_cache
+
+    cache, warning = load_cache(ContentLayout(writing).samples("writing"), "writing")
     lone = [p for p in essay.passages if p.problem]
-    assert [p.text for p in lone] == ["Onward"]
-    assert set(cache["passages"]) == {p.key for p in essay.passages if not p.problem}
+    assert warning is None and [p.text for p in lone] == ["Onward"]
+    assert set(cache.passages) == {p.key for p in essay.passages if not p.problem}
     for p in essay.passages:
         if not p.problem:
-            assert cache["passages"][p.key]["text"] == p.text and not SYNTAX.search(p.text)
+            assert cache.passages[p.key].text == p.text and not SYNTAX.search(p.text)
     err = capsys.readouterr().err
     assert "warning: essay 'writing', passage 8 (469191d5658e) is skipped: a single word" in err
     assert "generated 7 passage(s), skipped 0 already done" in err  # the lone passage is not counted as done
@@ -220,7 +222,7 @@ def test_the_exhibit_keeps_every_passage_key_and_pick():
     from generator.config import load_config
     from generator.picks.resolve import verbosify
     from generator.picks.store import load_picks
-    from generator.samples.cache import load_cache
+    from generator.samples.store import load_cache
 
     layout = ContentLayout(ROOT / "content")
     config = load_config(layout.site_toml)
@@ -256,7 +258,7 @@ def test_the_studio_offers_no_samples_for_a_passage_that_cannot_prompt_the_model
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(req)
         assert refused.value.code == 400 and "cannot prompt the model" in refused.value.read().decode()
-        assert not (writing / "samples" / "writing.json").exists()
+        assert not ContentLayout(writing).samples("writing").exists() and not (writing / "samples" / "writing.json").exists()
     finally:
         running.server.shutdown()
         running.close()

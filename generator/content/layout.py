@@ -3,7 +3,8 @@
     content/
       site.toml
       essays/<file>.md            one essay; its slug is ``Slug:`` or the file name
-      samples/<slug>.json         the sample cache
+      samples/<slug>.passages/    the sample store: a file per passage (samples/store.py;
+                                  samples/<slug>.json, the one file before it, is still read)
       samples/explore/<slug>.json the technical exploration
       picks/<slug>.toml           the curation
       <file named by site.toml>   the station's blocklist ([station] blocklist)
@@ -38,7 +39,8 @@ class ContentLayout:
         return self.root / "samples" / "explore"
 
     def samples(self, slug: str) -> Path:
-        return self.root / "samples" / f"{slug}.json"
+        """The essay's sample store: read with ``samples.store.load_cache``, written with ``samples.record``."""
+        return self.root / "samples" / f"{slug}.passages"
 
     def picks(self, slug: str) -> Path:
         return self.root / "picks" / f"{slug}.toml"

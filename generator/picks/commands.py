@@ -7,7 +7,8 @@ from ..config import SiteConfig
 from ..content.essays import Essay
 from ..content.layout import ContentLayout
 from ..errors import InputError
-from ..samples.cache import SampleCache, load_cache
+from ..samples.cache import SampleCache
+from ..samples.store import load_cache
 from .writes import update_picks
 from .auto import PickReport, auto_pick
 from .candidates import resolve_ref

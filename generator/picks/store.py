@@ -11,7 +11,7 @@
       "r1a2b3c4d:2:1@07be44",    # (in the studio); auto-pick never takes them
     ]
 
-Each pick is RUN:SAMPLE:SENTENCE into content/samples/<slug>.json, with
+Each pick is RUN:SAMPLE:SENTENCE into content/samples/<slug>.passages/, with
 @CHECK (a hash of the sentence's text) when the tools wrote it. Entries
 with ``auto = true`` were chosen by ``python build.py pick``; any other entry
 is the artist's and auto-pick leaves it alone.

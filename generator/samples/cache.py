@@ -1,12 +1,13 @@
-"""The sample cache: content/samples/<slug>.json.
+"""The sample cache: what the engine made, per passage, and how it is written down.
 
-One file per essay. Per passage key: the passage text and every generation
-run made for it, with everything needed to reproduce the run. Files are
-written with sorted keys and fixed indentation, so a re-run that adds one
-passage shows up as one hunk in ``git diff``, and only through
-``record.update_samples`` (atomically, under the file's lock). Runs are
-only ever appended (``PassageSamples.add``): a pick points at a run by its
-id, so no run is ever replaced under it.
+Per passage key: the passage text and every generation run made for it, with
+everything needed to reproduce the run. An essay's samples live in a folder, a
+file per passage (``store.py``); the exploration's, and an essay's from before
+that, in one file (``load_file``, ``dump_cache``). Files are written with sorted
+keys and fixed indentation, so a re-run that adds one passage shows up as one
+hunk in ``git diff``, and only through ``record`` (atomically, under the store's
+lock). Runs are only ever appended (``PassageSamples.add``): a pick points at a
+run by its id, so no run is ever replaced under it.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ def _run_from(data) -> Run:
     return replace(run, stored_id=run_id) if run_id and run_id != run.id else run
 
 
-def _passage_from(entry) -> PassageSamples:
+def parse_passage(entry) -> PassageSamples:
     _check(isinstance(entry, dict), "the entry is not an object")
     _check(isinstance(entry.get("text"), str), "'text' is missing or not text")
     _check(isinstance(entry.get("runs"), list), "'runs' is missing or not a list")
@@ -205,7 +206,7 @@ def _passage_from(entry) -> PassageSamples:
     return PassageSamples(text=entry["text"], runs=runs, position=position)
 
 
-def _origins_from(data, problems: list[str]) -> dict[str, Origin]:
+def origins_from(data, problems: list[str]) -> dict[str, Origin]:
     """The ``models`` object: each model's recorded origin, keyed by its fingerprint."""
     if not isinstance(data, dict):
         problems.append("'models' is not an object of model origins")
@@ -229,10 +230,10 @@ def parse_cache(text: str, slug: str) -> tuple[SampleCache, list[str]]:
     entries = data.get("passages", {})
     _check(isinstance(entries, dict), "'passages' is not an object of passage entries")
     passages, problems = {}, []
-    origins = _origins_from(data.get("models", {}), problems)
+    origins = origins_from(data.get("models", {}), problems)
     for key, entry in entries.items():
         try:
-            passages[key] = _passage_from(entry)
+            passages[key] = parse_passage(entry)
         except (CacheError, TypeError, ValueError) as exc:
             problems.append(f"passage {key}: {exc}")
     for entry in passages.values():
@@ -240,9 +241,10 @@ def parse_cache(text: str, slug: str) -> tuple[SampleCache, list[str]]:
     return SampleCache(slug=slug, passages=passages), problems
 
 
-def load_cache(path: Path, slug: str) -> tuple[SampleCache, str | None]:
-    """Read a cache file. A missing one is empty; a broken one is empty plus a warning;
-    malformed passages are left out, with a warning naming each."""
+def load_file(path: Path, slug: str) -> tuple[SampleCache, str | None]:
+    """Read a one-file cache (an exploration's, or an essay's from before its store became a
+    folder: ``store.load_cache`` reads either kind). A missing one is empty; a broken one is
+    empty plus a warning; malformed passages are left out, with a warning naming each."""
     if not path.exists():
         return SampleCache(slug), None
     try:

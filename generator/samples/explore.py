@@ -20,7 +20,8 @@ from ..config import TRAIN_ON
 from ..content.essays import Essay, Passage
 from ..content.layout import ContentLayout
 from ..errors import InputError
-from .cache import Params, Run, load_cache
+from .cache import Params, Run
+from .store import load_cache
 from .quality import flag
 
 TEMPERATURES = (0.2, 0.5, 0.8, 1.0)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..content.essays import Essay, Passage
 from ..errors import InputError
-from .cache import Params, PassageSamples, Run, SampleCache, load_cache
+from .cache import Params, PassageSamples, Run, SampleCache
+from .store import load_cache, load_passage
 from .engine.common import Engine, Generation, PromptTooLong
 from .engine.factory import ModelView
 from .policy import ladder, more, passage_progress
@@ -147,7 +148,7 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
     with tqdm(total=len(todo), desc=f"verbosifying ({engine.recipe}, {model})", unit="passage", disable=not progress) as bar:
         for essay, passage in todo:
             path = cache_path(essay.slug)
-            runs = verbosify_passage(engine, model, fingerprint, passage, request, summary, _load_for_update(path, essay.slug).for_passage(passage.key))
+            runs = verbosify_passage(engine, model, fingerprint, passage, request, summary, load_passage(path, essay.slug, passage.key))
             entry = record(path, essay.slug, passage, runs).entry
             summary.generated += 1
             if passage_progress(entry, engine.recipe, fingerprint, request).usable < request.samples:

@@ -20,6 +20,7 @@ from ..config import SiteConfig, load_config, with_base_url
 from ..content.layout import ContentLayout
 from ..fsutil import digest
 from ..picks.resolve import EssayStats
+from ..samples.store import content_digest
 from . import writer
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, options: Op
     from ..content.essays import parse_essay
     from ..picks.resolve import verbosify
     from ..picks.store import load_picks
-    from ..samples.cache import load_cache
+    from ..samples.store import load_cache
     from .exhibition import exhibit_of
     from .render import EssaySummary, provenance_of, render_essay
 
@@ -274,7 +275,7 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
     todo: list[tuple[Path, str, str]] = []  # (essay file, slug, fingerprint)
     for header in layout.essays(drafts=options.drafts):
         path, slug = header.path, header.slug
-        fp = digest("|".join([base, path.name, _file_digest(path), _file_digest(layout.samples(slug)), _file_digest(layout.picks(slug))]))
+        fp = digest("|".join([base, path.name, _file_digest(path), content_digest(layout.samples(slug)), _file_digest(layout.picks(slug))]))
         prev = old_essays.get(slug)
         drawn = options.defer_animations or not prev or not prev.get("pending")  # a full build draws what a preview left
         if prev and prev.get("fp") == fp and drawn and all((out / f).is_file() for f in prev["files"]):
@@ -325,7 +326,7 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
             import markdown
 
             statement = markdown.markdown(config.statement, output_format="html")
-        from ..samples.cache import load_cache
+        from ..samples.store import load_cache
 
         explore_caches = []
         for p in explore_files:

@@ -44,7 +44,7 @@ def untamed_params(config: SiteConfig) -> Params:
 def _examples(layout: ContentLayout, config: SiteConfig, essays: list[Essay], origins: dict[str, Origin]) -> list[Example]:
     from ..picks.resolve import verbosify
     from ..picks.store import load_picks
-    from ..samples.cache import load_cache
+    from ..samples.store import load_cache
 
     by_slug = {e.slug: e for e in essays if not e.draft}
     named = named_essays_problems(config, {s: len(e.passages) for s, e in by_slug.items()}, {h.slug for h in layout.essays(drafts=True) if h.draft})

@@ -32,7 +32,8 @@ from ..errors import InputError
 from ..picks.commands import picks_text
 from ..picks.resolve import VerbosifiedEssay, verbosify
 from ..picks.store import PassagePicks, Picks, parse_picks
-from ..samples.cache import SampleCache, load_cache
+from ..samples.cache import SampleCache
+from ..samples.store import load_cache, signature as samples_signature
 from ..locking import LockTimeout, read_text
 from ..picks.writes import REMOVE, update_picks
 from .journal import Journal, Step
@@ -169,7 +170,7 @@ class Studio:
             s.essay = parse_essay(s.header.path, passage_size=self.config.passage_size, splitter=self.config.sentence_splitter)
             s.essay_sig, s.assessed = sig, None
         path = self.layout.samples(s.slug)
-        sig = _signature(path)
+        sig = samples_signature(path)
         if sig != s.cache_sig:
             s.cache, s.cache_warning = load_cache(path, s.slug)
             s.cache_sig, s.assessed = sig, None
