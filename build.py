@@ -185,7 +185,16 @@ def cmd_generate(args) -> int:
         train_on=args.train_on,
         force=args.force,
     )
-    summary = generate(_essays(args, config), _layout(args).samples, request, progress=not args.quiet, explore_path=_layout(args).explore)
+    essays, layout = _essays(args, config), _layout(args)
+    if args.ray:
+        from generator.samples.cluster import generate_on_ray
+
+        summary = generate_on_ray(essays, layout.samples, request, address=args.ray, workers=args.workers, threads=args.threads,
+                                  progress=not args.quiet, explore_path=layout.explore)
+    else:
+        if args.workers:
+            raise InputError(None, "--workers is for --ray: one process is one worker")
+        summary = generate(essays, layout.samples, request, progress=not args.quiet, explore_path=layout.explore, threads=args.threads)
     if summary is None:
         log.info("nothing to do: every passage already holds its samples for %s, %s recipe, these parameters (--force to redo)", request.model, request.recipe)
         return 0
@@ -403,6 +412,12 @@ def parser() -> argparse.ArgumentParser:
                    help="what a fine-tune step sees: the passage's own tokens (fast's default) or exactly gpt-2-simple's "
                    "finetune() data, five 1024-token windows of the passage pasted end to end (the seed recipe's)")
     g.add_argument("--force", action="store_true", help="generate even where samples exist")
+    g.add_argument("--ray", nargs="?", const="local", metavar="auto|ADDRESS",
+                   help="spread the passages over Ray workers: alone, a Ray cluster on this machine; auto, the cluster "
+                   "`ray start` runs here; ADDRESS, one elsewhere (needs the optional ray requirement)")
+    g.add_argument("--workers", type=int, metavar="N", help="with --ray: how many engines (default: one a CPU, or the cluster's CPUs)")
+    g.add_argument("--threads", type=int, metavar="T", help="each engine's threads (default: this machine's CPUs, shared among "
+                   "its workers; samples are the same bytes for the same thread count)")
     g.set_defaults(func=cmd_generate)
 
     x = sub.add_parser(

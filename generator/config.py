@@ -53,6 +53,15 @@ class ExhibitionSettings:
 
 
 @dataclass(frozen=True)
+class ChapterSettings:
+    """[chapters]: a long text published as chapter pages (``site/chapters.py``), so that no page
+    grows past what a phone can load: every passage carries its samples in the page."""
+
+    after: int = 300  # an essay of more passages than this is published in chapters
+    every: int = 100  # a chapter's most passages: a part between two ## headings longer than this is cut (and one with none)
+
+
+@dataclass(frozen=True)
 class StationSettings:
     """[station]: visitors verbosify their own words (python build.py station)."""
 
@@ -78,6 +87,7 @@ class SiteConfig:
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
     exhibition: ExhibitionSettings = field(default_factory=ExhibitionSettings)
     station: StationSettings = field(default_factory=StationSettings)
+    chapters: ChapterSettings = field(default_factory=ChapterSettings)
 
     @property
     def absolute_base(self) -> str:
@@ -107,7 +117,7 @@ def with_base_url(config: SiteConfig, base_url: str) -> SiteConfig:
 
 _SPLITTERS = ("builtin", "nltk-data")
 PASSAGE_REF = re.compile(r"[a-z0-9][a-z0-9-]*:[1-9][0-9]*")  # "essay-slug:N", N from 1
-_TABLES = ("generation", "exhibition", "station")
+_TABLES = ("generation", "exhibition", "station", "chapters")
 _RECIPES = ("fast", "seed")
 TRAIN_ON = ("passage", "window")
 MAX_LENGTH = 1023  # gpt-2-simple's largest sample; the passage's own tokens come off it too (checked per passage)
@@ -176,7 +186,8 @@ def load_config(path: Path) -> SiteConfig:
     generation = GenerationDefaults(**_typed(GenerationDefaults, tables["generation"], path, text, "generation."))
     exhibition = ExhibitionSettings(**_typed(ExhibitionSettings, tables["exhibition"], path, text, "exhibition."))
     station = StationSettings(**_typed(StationSettings, tables["station"], path, text, "station."))
-    config = SiteConfig(**site, generation=generation, exhibition=exhibition, station=station)
+    chapters = ChapterSettings(**_typed(ChapterSettings, tables["chapters"], path, text, "chapters."))
+    config = SiteConfig(**site, generation=generation, exhibition=exhibition, station=station, chapters=chapters)
     for key, items in (("explore", config.explore), ("examples", config.station.examples)):
         for item in items:
             if not isinstance(item, str) or not PASSAGE_REF.fullmatch(item):
@@ -185,6 +196,9 @@ def load_config(path: Path) -> SiteConfig:
         raise InputError(path, f"station.timeout_seconds must be between 5 and 3600, got {config.station.timeout_seconds!r}", _line_of(text, "timeout_seconds"))
     if config.passage_size < 1:
         raise InputError(path, "passage_size must be at least 1", _line_of(text, "passage_size"))
+    for key in ("after", "every"):
+        if getattr(chapters, key) < 1:
+            raise InputError(path, f"chapters.{key} must be at least 1, got {getattr(chapters, key)}", _line_of(text, key))
     if config.sentence_splitter not in _SPLITTERS:
         raise InputError(path, f"sentence_splitter must be one of {_SPLITTERS}", _line_of(text, "sentence_splitter"))
     problem = generation_problem(dataclasses.asdict(generation))

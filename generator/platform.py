@@ -85,13 +85,19 @@ def schedulable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+THREADS_ENV = "VSR_ENGINE_THREADS"  # fewer threads than the CPUs (generate --threads, each Ray worker's share)
+
+
 def engine_threads() -> int:
     """The fast engine's thread count: the CPUs this process may run on, within any
     cgroup quota, not the machine's count: results are exact for one thread count, so
-    it must be the one the engine really gets."""
+    it must be the one the engine really gets. ``VSR_ENGINE_THREADS`` asks for fewer
+    (``generate --threads``; each of several workers on one machine takes its share)."""
     n = schedulable_cpus()
     quota = _cpu_quota()
-    return max(1, min(n, quota) if quota else n)
+    have = max(1, min(n, quota) if quota else n)
+    asked = os.environ.get(THREADS_ENV, "").strip()
+    return min(have, max(1, int(asked))) if asked.isdigit() else have
 
 
 def onednn_enabled() -> bool:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PARTS = ("site", "studio", "engine")
+PARTS = ("site", "studio", "engine", "ray")
 LINE = re.compile(r"^([A-Za-z0-9_.\-]+)==\S+\s+#\s*([a-z ]+)$")
 
 
@@ -53,6 +53,7 @@ def test_every_requirement_says_which_part_needs_it():
     reqs = requirements()
     assert {"filelock", "tomlkit"} <= {d for d, tags in reqs.items() if "studio" in tags}  # `pick` and the studio write under locks
     assert "tensorflow" in reqs and reqs["tensorflow"] == {"engine"}
+    assert reqs["ray"] == {"ray"}  # optional: only generate --ray needs it
 
 
 @pytest.mark.parametrize("part", ["site", "studio"])

@@ -33,7 +33,10 @@ def sites(tmp_path_factory):
     build(Paths(content, real, ROOT / "site_templates", ROOT))
     shutil.copytree(ROOT / "tests" / "fixtures" / "exhibit", fixture_content)
     shutil.copy(ROOT / "tests" / "fixtures" / "writing" / "essays" / "writing.md", fixture_content / "essays")
+    with (fixture_content / "site.toml").open("a") as toml:  # the 8-passage essay in chapters of 3: the contents and chapter pages checked too
+        toml.write("\n[chapters]\nafter = 6\nevery = 3\n")
     build(Paths(fixture_content, fixture, ROOT / "site_templates", ROOT))
+    assert (fixture / "essays" / "writing" / "3" / "index.html").is_file() and not (fixture / "essays" / "alpha" / "1").exists()
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -12,6 +12,7 @@ seed of their own.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,15 @@ def record_origins(essays: list[Essay], cache_path, origin: Origin | None) -> in
     return sum(record_origin(cache_path(e.slug), e.slug, origin) for e in essays)
 
 
+def record_passage(path: Path, essay: Essay, passage: Passage, runs: list[Run], recipe: str, fingerprint: str, request: Request, summary: Summary) -> None:
+    """Append a passage's new runs to its essay's store, and count it (one process's loop, or the
+    Ray driver's as results arrive)."""
+    entry = record(path, essay.slug, passage, runs).entry
+    summary.generated += 1
+    if passage_progress(entry, recipe, fingerprint, request).usable < request.samples:
+        summary.short.append(f"{essay.slug} passage {passage.index + 1}")
+
+
 def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint: str, request: Request, progress: bool = True, todo: list | None = None) -> Summary:
     """Generate ``todo`` (default: what ``plan`` finds)."""
     from tqdm import tqdm
@@ -149,20 +159,17 @@ def run(essays: list[Essay], cache_path, engine: Engine, model: str, fingerprint
         for essay, passage in todo:
             path = cache_path(essay.slug)
             runs = verbosify_passage(engine, model, fingerprint, passage, request, summary, load_passage(path, essay.slug, passage.key))
-            entry = record(path, essay.slug, passage, runs).entry
-            summary.generated += 1
-            if passage_progress(entry, engine.recipe, fingerprint, request).usable < request.samples:
-                summary.short.append(f"{essay.slug} passage {passage.index + 1}")
+            record_passage(path, essay, passage, runs, engine.recipe, fingerprint, request, summary)
             bar.update(1)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def generate(essays: list[Essay], cache_path, request: Request, progress: bool = True, explore_path=None) -> Summary | None:
-    """`python build.py generate`: check the model, give its earlier runs its origin record,
-    decide the work without TensorFlow, and only then load the engine and run it (None: nothing
-    was left to do)."""
-    from .engine.factory import model_at, model_view, opened
+def prepare(essays: list[Essay], cache_path, request: Request, explore_path=None) -> tuple[Path, str, list[tuple[Essay, Passage]]]:
+    """What every generate does before an engine loads: check the model, give its earlier runs
+    its origin record, and decide the work without TensorFlow: (its folder, its fingerprint,
+    the passages to make)."""
+    from .engine.factory import model_at, model_view
     from .origin import of_folder
 
     folder, fp = model_at(request.models_dir, request.model)
@@ -170,10 +177,27 @@ def generate(essays: list[Essay], cache_path, request: Request, progress: bool =
     record_origins(essays, cache_path, origin)
     if explore_path is not None:  # the exploration's caches: its pages name the model too
         record_origins(essays, explore_path, origin)
-    todo = plan(essays, cache_path, model_view(folder, request), fp, request)  # decided before TensorFlow loads
+    return folder, fp, plan(essays, cache_path, model_view(folder, request), fp, request)
+
+
+def engine_options(request: Request) -> dict:
+    """``factory.open_engine``'s options for this request."""
+    return {"max_finetune_steps": request.params.finetune_steps, "window": request.params.train_on == "window",
+            "samples": request.samples, "length": request.params.length}
+
+
+def generate(essays: list[Essay], cache_path, request: Request, progress: bool = True, explore_path=None, threads: int | None = None) -> Summary | None:
+    """`python build.py generate`: ``prepare``, and only then load the engine and run it (None:
+    nothing was left to do). ``threads``: the engine's, when fewer than the CPUs (``--threads``)."""
+    from ..platform import THREADS_ENV
+    from .engine.factory import opened
+
+    if threads:
+        os.environ[THREADS_ENV] = str(threads)  # read when the engine's session is made
+
+    folder, fp, todo = prepare(essays, cache_path, request, explore_path)
     if not todo:
         return None
     log.info("loading %s (%s recipe) for %d passage(s) ...", folder, request.recipe, len(todo))
-    with opened(folder, request.recipe, max_finetune_steps=request.params.finetune_steps, window=request.params.train_on == "window",
-                samples=request.samples, length=request.params.length) as engine:
+    with opened(folder, request.recipe, **engine_options(request)) as engine:
         return run(essays, cache_path, engine, request.model, fp, request, progress=progress, todo=todo)

@@ -93,6 +93,7 @@ def _summary_from_dict(d: dict):
         provenance=tuple(tuple(p) for p in d["provenance"]),
         overview=d.get("overview", ""),
         draft=d.get("draft", False),
+        chapters=tuple(d.get("chapters", ())),
         exhibit=d.get("exhibit", {}),
     )
 
@@ -104,7 +105,8 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, options: Op
     from ..picks.store import load_picks
     from ..samples.store import load_cache
     from .exhibition import exhibit_of
-    from .render import EssaySummary, provenance_of, render_essay
+    from .chapters import chapters_of
+    from .render import EssaySummary, provenance_of, render_chapters, render_essay
 
     essay = parse_essay(path, passage_size=config.passage_size, splitter=config.sentence_splitter)
     slug = essay.slug
@@ -115,7 +117,11 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, options: Op
     files: dict[str, bytes] = {}
     pending: dict[str, list] = {}
     animations = _animations(paths, config, verbosified, files, pending, options.defer_animations) if config.gifs else {"passages": {}, "overview": None}
-    files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations, artist=options.artist)
+    chapters = chapters_of(essay, config.chapters)
+    if chapters:
+        files.update(render_chapters(env, config, verbosified, chapters, animations, artist=options.artist))
+    else:
+        files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations, artist=options.artist)
     overview = animations["overview"]
     summary = EssaySummary(
         slug=slug,
@@ -128,6 +134,7 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, options: Op
         overview=f"essays/{slug}/gifs/{overview.name}" if overview else "",
         draft=essay.draft,
         exhibit=exhibit_of(verbosified, picks),
+        chapters=tuple(f"essays/{slug}/{c.url}" for c in chapters or ()),
     )
     return summary, files, warnings, pending
 

@@ -40,6 +40,7 @@ class EssaySummary:
     overview: str = ""  # path of the essay's overview animation (without .gif/.png), relative to the site root
     draft: bool = False  # rendered only by serve and build --drafts, never listed in the sitemap
     exhibit: dict = field(default_factory=dict)  # the loop's passages and the label's records (exhibition.exhibit_of)
+    chapters: tuple[str, ...] = ()  # a long essay's chapter pages (their paths from the site's root), for the sitemap
 
     @property
     def sort_key(self) -> tuple:
@@ -117,6 +118,31 @@ def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: Verbosi
     )
 
 
+def render_chapters(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, chapters: list, animations: dict | None = None,
+                    *, artist: bool = False) -> dict[str, bytes]:
+    """A long essay's pages (``chapters.chapters_of``): its contents at ``essays/<slug>/`` and each
+    chapter at ``essays/<slug>/<n>/``, the previous and next linked, links within the text
+    pointing at the chapter that holds their target (``chapters.relink``)."""
+    from .chapters import relink
+
+    essay = verbosified.essay
+    base = f"essays/{essay.slug}/"
+    animations = animations or {"passages": {}, "overview": None}
+    words = [(sum(p.words for p in c.passages), sum(p.words + verbosified.at(p).words_added for p in c.passages)) for c in chapters]
+    contents = _page(env, "contents.html", site, base, "../../", essay=essay, verbosified=verbosified, stats=verbosified.stats,
+                     animations=animations, chapters=chapters, chapter_words=words)
+    pages = {}
+    for i, chapter in enumerate(chapters):
+        pages[f"{chapter.url}index.html"] = _page(
+            env, "chapter.html", site, base + chapter.url, "../../../", essay=essay, verbosified=verbosified, stats=verbosified.stats,
+            animations=animations, chapter=chapter, chapters=chapters, previous=chapters[i - 1] if i else None,
+            next=chapters[i + 1] if i + 1 < len(chapters) else None, artist=artist,
+        ).decode("utf-8")
+    out = {base + "index.html": contents}
+    out.update({base + path: html.encode("utf-8") for path, html in relink(pages).items()})
+    return out
+
+
 def _totals(essays: list[EssaySummary]) -> EssayStats:
     s = [e.stats for e in essays]
     return EssayStats(
@@ -190,6 +216,6 @@ def render_site_pages(env: jinja2.Environment, site: SiteConfig, essays: list[Es
         "robots.txt": env.get_template("robots.txt").render(site=site).encode("utf-8"),
     }
     if site.absolute_base:
-        urls = ["", "method/", "explore/", "alternatives/"] + [f"essays/{e.slug}/" for e in essays if not e.draft]
+        urls = ["", "method/", "explore/", "alternatives/"] + [u for e in essays if not e.draft for u in (f"essays/{e.slug}/", *e.chapters)]
         pages["sitemap.xml"] = env.get_template("sitemap.xml").render(site=site, urls=urls).encode("utf-8")
     return pages
