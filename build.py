@@ -80,6 +80,19 @@ def cmd_build(args, drafts: bool | None = None, artist: bool = False) -> int:
     return 0
 
 
+def cmd_book(args) -> int:
+    from generator.site.builder import Options, build
+
+    if args.essay:
+        _layout(args).essays(only=args.essay)  # each must name an essay
+    formats = ("epub", "pdf") if args.format == "both" else (args.format,)
+    start = time.perf_counter()
+    report = build(_paths(args), Options(base_url=args.base_url, books=formats, book_essays=tuple(args.essay) if args.essay else None))
+    log.info("built %s with the books (%s): %d essay page(s) rendered, %d unchanged, %d file(s) written in %.2f s",
+             args.output, ", ".join(formats), report.essays_rendered, report.essays_reused, report.written, time.perf_counter() - start)
+    return 0
+
+
 def cmd_serve(args) -> int:
     from generator.site.serve import serve
 
@@ -356,6 +369,14 @@ def parser() -> argparse.ArgumentParser:
     _site_options(b)
     b.add_argument("--drafts", action="store_true", help="render essays marked Status: draft too")
     b.set_defaults(func=cmd_build)
+    bk = sub.add_parser("book", help="build the site with each essay's book: output/book/<slug>.epub and .pdf, linked from its page",
+                        description="Build the site with the verbosified text of each essay as a book: an EPUB (ebooklib) and a PDF "
+                        "(printed by Chromium), written to output/book/ and linked from the essay's page. Later builds keep them "
+                        "while the essay, its samples and picks are unchanged.")
+    _site_options(bk)
+    bk.add_argument("--essay", action="append", metavar="SLUG", help="only this essay's book (repeatable)")
+    bk.add_argument("--format", choices=["epub", "pdf", "both"], default="both", help="(default: %(default)s)")
+    bk.set_defaults(func=cmd_book)
     s = sub.add_parser("serve", help="build, serve output/ and rebuild on change", description="Build, serve output/ over HTTP and rebuild when content/ or site_templates/ change.")
     _site_options(s)
     _server_options(s, 8000)

@@ -222,7 +222,7 @@ def test_pick_ratio_and_force(exhibit, capsys):
     assert more > forced and "\nauto = true\n" in picks.read_text()
 
 
-COMMANDS = ["build", "serve", "clean", "check", "generate", "explore", "download-model", "import-model", "train-demo-model", "pick", "stats", "studio", "kiosk", "station"]
+COMMANDS = ["build", "serve", "clean", "check", "generate", "explore", "download-model", "import-model", "train-demo-model", "pick", "stats", "studio", "kiosk", "station", "book"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

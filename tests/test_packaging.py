@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PARTS = ("site", "studio", "engine", "ray")
+PARTS = ("site", "studio", "engine", "ray", "book")
 LINE = re.compile(r"^([A-Za-z0-9_.\-]+)==\S+\s+#\s*([a-z ]+)$")
 
 
@@ -54,6 +54,7 @@ def test_every_requirement_says_which_part_needs_it():
     assert {"filelock", "tomlkit"} <= {d for d, tags in reqs.items() if "studio" in tags}  # `pick` and the studio write under locks
     assert "tensorflow" in reqs and reqs["tensorflow"] == {"engine"}
     assert reqs["ray"] == {"ray"}  # optional: only generate --ray needs it
+    assert reqs["ebooklib"] == {"book"}  # the site's build never imports it
 
 
 @pytest.mark.parametrize("part", ["site", "studio"])

@@ -49,6 +49,11 @@ class Options:
     base_url: str | None = None
     defer_animations: bool = False  # the studio's preview: animations drawn when asked for (GifCache's defer)
     artist: bool = False  # serve: pages add what only the artist needs (the command that verbosifies a passage)
+    books: tuple[str, ...] = ()  # `book`: "epub", "pdf": each essay's book made, linked from its page, kept while the essay is unchanged
+    book_essays: tuple[str, ...] | None = None  # the essays whose books to make (None: every one)
+
+    def books_of(self, slug: str) -> tuple[str, ...]:
+        return self.books if self.book_essays is None or slug in self.book_essays else ()
 
 
 @dataclass
@@ -117,11 +122,18 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, options: Op
     files: dict[str, bytes] = {}
     pending: dict[str, list] = {}
     animations = _animations(paths, config, verbosified, files, pending, options.defer_animations) if config.gifs else {"passages": {}, "overview": None}
+    books = {}
+    if options.books_of(slug):
+        from ..book.write import book_files
+
+        made = book_files(env, config, verbosified, paths.templates, options.books_of(slug))
+        files.update(made)
+        books = {f.rsplit(".", 1)[1]: f for f in made}
     chapters = chapters_of(essay, config.chapters)
     if chapters:
-        files.update(render_chapters(env, config, verbosified, chapters, animations, artist=options.artist))
+        files.update(render_chapters(env, config, verbosified, chapters, animations, artist=options.artist, books=books))
     else:
-        files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations, artist=options.artist)
+        files[f"essays/{slug}/index.html"] = render_essay(env, config, verbosified, animations, artist=options.artist, books=books)
     overview = animations["overview"]
     summary = EssaySummary(
         slug=slug,
@@ -285,7 +297,8 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
         fp = digest("|".join([base, path.name, _file_digest(path), content_digest(layout.samples(slug)), _file_digest(layout.picks(slug))]))
         prev = old_essays.get(slug)
         drawn = options.defer_animations or not prev or not prev.get("pending")  # a full build draws what a preview left
-        if prev and prev.get("fp") == fp and drawn and all((out / f).is_file() for f in prev["files"]):
+        made = set(prev.get("books", ())) if prev else set()  # a book is one more output of its essay: kept while the essay is unchanged
+        if prev and prev.get("fp") == fp and drawn and set(options.books_of(slug)) <= made and all((out / f).is_file() for f in prev["files"]):
             summaries.append(_summary_from_dict(prev["summary"]))
             keep.update(prev["files"])
             report.warnings += prev["warnings"]
@@ -308,7 +321,8 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
             files.update(essay_out)
             report.warnings += warnings
             report.pending.update(pending)
-            new_essays[summary.slug] = {"fp": fps[summary.slug], "files": sorted(essay_out), "summary": _summary_to_dict(summary), "warnings": warnings}
+            new_essays[summary.slug] = {"fp": fps[summary.slug], "files": sorted(essay_out), "summary": _summary_to_dict(summary), "warnings": warnings,
+                                        "books": sorted(f.rsplit(".", 1)[1] for f in essay_out if f.startswith("book/"))}
             if pending:
                 new_essays[summary.slug]["pending"] = pending
             report.essays_rendered += 1

@@ -15,6 +15,7 @@ Links inside the text (``#id``: a footnote, a heading) point at the page the id 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import markupsafe
@@ -23,6 +24,7 @@ from ..config import ChapterSettings
 from ..content.essays import Block, Essay
 
 _H2 = re.compile(r"\s*<h2\b[^>]*>(.*?)</h2>", re.S)
+_BEFORE_H2 = re.compile(r"(?=<h2\b)")
 _ID = re.compile(r'\sid="([^"]+)"')
 _HREF = re.compile(r'href="#([^"]+)"')
 
@@ -58,10 +60,18 @@ def heading(block: Block) -> str | None:
     return markupsafe.Markup(m.group(1)).striptags() if m else None
 
 
+def _pieces(block: Block) -> list[Block]:
+    """A block of other HTML cut before each ``##`` heading in it (the essay's Markdown gives one
+    block for a run of headings, lists and the like between two prose paragraphs)."""
+    if block.is_prose:
+        return [block]
+    return [Block(html=piece) for piece in _BEFORE_H2.split(block.html) if piece.strip()]
+
+
 def _by_heading(essay: Essay) -> list[tuple[str, list[Block]]]:
     """The essay's blocks cut before each ``##`` heading: (the heading's text, the blocks)."""
     parts: list[tuple[str, list[Block]]] = [("", [])]
-    for block in essay.blocks:
+    for block in (piece for b in essay.blocks for piece in _pieces(b)):
         title = heading(block)
         if title is not None and parts[-1][1]:
             parts.append((title, []))
@@ -114,10 +124,15 @@ def chapters_of(essay: Essay, settings: ChapterSettings) -> list[Chapter] | None
     return chapters
 
 
-def relink(pages: dict[str, str]) -> dict[str, str]:
-    """The chapter pages (their path under the essay's folder -> HTML) with every ``href="#id"``
-    whose id is on another chapter's page pointing there (``../<n>/#id``). Ids are the essay's
-    own Markdown's (escaped text cannot hold a quote, so no sample makes one)."""
+def _sibling(home: str, ident: str) -> str:
+    """A chapter page's link to ``ident`` on the chapter page ``home`` ("3/index.html")."""
+    return f"../{home.removesuffix('index.html')}#{ident}"
+
+
+def relink(pages: dict[str, str], target: Callable[[str, str], str] = _sibling) -> dict[str, str]:
+    """The chapter pages (their path -> HTML) with every ``href="#id"`` whose id is on another
+    chapter's page pointing there (``target(its path, id)``; by default the site's ``../<n>/#id``).
+    Ids are the essay's own Markdown's (escaped text cannot hold a quote, so no sample makes one)."""
     ids = {path: set(_ID.findall(html)) for path, html in pages.items()}
     where: dict[str, str] = {}
     for path, found in ids.items():
@@ -130,7 +145,7 @@ def relink(pages: dict[str, str]) -> dict[str, str]:
             home = where.get(ident)
             if home is None or ident in ids[path]:  # on this page (the page's own chrome too), or on none
                 return m.group(0)
-            return f'href="../{home.removesuffix("index.html")}#{ident}"'
+            return f'href="{target(home, ident)}"'
 
         out[path] = _HREF.sub(fix, html)
     return out

@@ -100,9 +100,11 @@ def provenance_of(verbosified: VerbosifiedEssay) -> tuple[tuple[str, str, str, i
     return tuple((*k, *g) for k, g in sorted(groups.items()))
 
 
-def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, animations: dict | None = None, *, artist: bool = False) -> bytes:
+def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, animations: dict | None = None, *, artist: bool = False,
+                 books: dict[str, str] | None = None) -> bytes:
     """The essay's page; ``artist`` (serve's pages, never the published site nor the
-    studio's preview of it) adds what only the artist needs: the command that verbosifies a passage."""
+    studio's preview of it) adds what only the artist needs: the command that verbosifies a passage.
+    ``books``: its book's files, by format ("epub" -> "book/<slug>.epub", from the site's root)."""
     essay = verbosified.essay
     return _page(
         env,
@@ -115,11 +117,12 @@ def render_essay(env: jinja2.Environment, site: SiteConfig, verbosified: Verbosi
         stats=verbosified.stats,
         animations=animations or {"passages": {}, "overview": None},
         artist=artist,
+        books=books or {},
     )
 
 
 def render_chapters(env: jinja2.Environment, site: SiteConfig, verbosified: VerbosifiedEssay, chapters: list, animations: dict | None = None,
-                    *, artist: bool = False) -> dict[str, bytes]:
+                    *, artist: bool = False, books: dict[str, str] | None = None) -> dict[str, bytes]:
     """A long essay's pages (``chapters.chapters_of``): its contents at ``essays/<slug>/`` and each
     chapter at ``essays/<slug>/<n>/``, the previous and next linked, links within the text
     pointing at the chapter that holds their target (``chapters.relink``)."""
@@ -130,7 +133,7 @@ def render_chapters(env: jinja2.Environment, site: SiteConfig, verbosified: Verb
     animations = animations or {"passages": {}, "overview": None}
     words = [(sum(p.words for p in c.passages), sum(p.words + verbosified.at(p).words_added for p in c.passages)) for c in chapters]
     contents = _page(env, "contents.html", site, base, "../../", essay=essay, verbosified=verbosified, stats=verbosified.stats,
-                     animations=animations, chapters=chapters, chapter_words=words)
+                     animations=animations, chapters=chapters, chapter_words=words, books=books or {})
     pages = {}
     for i, chapter in enumerate(chapters):
         pages[f"{chapter.url}index.html"] = _page(
