@@ -5,6 +5,7 @@ tiny checkpoint, and the guards of a local server that writes files."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -396,3 +397,46 @@ def test_pages_answer_while_another_writer_holds_the_picks_file(studio, exhibit)
             assert decision.is_alive()  # the pages answered while the decision still waited
         decision.join(30)
     assert result == {"status": 200} and ref in path.read_text()
+
+
+def test_a_long_text_is_curated_a_chapter_at_a_time(exhibit, tmp_path):
+    """As the site publishes it: a novel's every passage with its candidates on one page was 30 MB
+    (bench/novel.py's 1,464 passages), a chapter's is 1.5 MB."""
+    import shutil
+    import urllib.error
+
+    from generator.content.essays import parse_essay
+    from generator.site.chapters import chapters_of
+    from generator.config import ChapterSettings
+
+    shutil.copy(ROOT / "tests" / "fixtures" / "writing" / "essays" / "writing.md", exhibit / "essays")
+    with (exhibit / "site.toml").open("a") as toml:
+        toml.write("\n[chapters]\nafter = 6\nevery = 3\n")
+    chapters = chapters_of(parse_essay(exhibit / "essays" / "writing.md"), ChapterSettings(after=6, every=3))
+    running = serve_studio(exhibit, tmp_path)
+
+    def get(path: str) -> str:
+        with urllib.request.urlopen(running.url + path) as r:
+            return r.read().decode()
+
+    def shown(page: str) -> list[str]:
+        return re.findall(r'<section class="studio-passage" data-passage="([0-9a-f]+)"', page)
+
+    try:
+        first = get("essays/writing/")
+        assert shown(first) == [p.key for p in chapters[0].passages]
+        assert 'rel="next" href="?chapter=2"' in first and 'rel="prev"' not in first
+        for c in chapters:
+            page = get(f"essays/writing/?chapter={c.number}")
+            assert shown(page) == [p.key for p in c.passages], c.number
+            assert f'href="/preview/essays/writing/{c.number}/"' in page  # the preview opens on the same chapter
+        assert 'rel="next"' not in get(f"essays/writing/?chapter={len(chapters)}")
+        for bad in (len(chapters) + 1, 0, "x"):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                get(f"essays/writing/?chapter={bad}")
+            assert err.value.code == 404
+        alpha = get("essays/alpha/")  # a short essay: one page, as before
+        assert len(shown(alpha)) == len(parse_essay(exhibit / "essays" / "alpha.md").passages) and 'aria-label="Chapters"' not in alpha
+    finally:
+        running.server.shutdown()
+        running.close()

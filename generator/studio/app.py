@@ -27,6 +27,7 @@ from ..config import generation_problem
 from ..samples.engine.factory import top_k_problem
 from ..errors import InputError
 from ..localweb import guard
+from ..site.chapters import chapters_of
 from ..site.render import show_controls
 from .jobs import EngineWorker
 from .preview import Preview
@@ -126,13 +127,22 @@ def essay(slug: str):
         s = studio.view(slug)
     except StudioError:
         abort(404)
+    # a long text, a chapter at a time, as the site publishes it: a novel's every passage with its
+    # candidates on one page was 30 MB and seconds to render (bench/novel.py's, 1,464 passages)
+    chapters = chapters_of(s.essay, studio.config.chapters)
+    chapter = None
+    if chapters:
+        number = request.args.get("chapter", "1")
+        if not number.isdigit() or not 1 <= int(number) <= len(chapters):
+            abort(404)
+        chapter = chapters[int(number) - 1]
     notices = studio.take_notices(slug)
     splitter = studio.config.sentence_splitter
     v = s.verbosified(splitter)
-    passages = [passage_view(s, v, p.key, splitter) for p in s.essay.passages]
+    passages = [passage_view(s, v, p.key, splitter) for p in (chapter.passages if chapter else s.essay.passages)]
     return render_template("essay.html", **page_context(
-        state=s, passages=passages, totals=totals(v, studio.ratio), notices=notices,
-        engine_missing=missing, preview_url=f"/preview/essays/{s.slug}/"))
+        state=s, passages=passages, totals=totals(v, studio.ratio), notices=notices, chapters=chapters or [], chapter=chapter,
+        engine_missing=missing, preview_url=f"/preview/essays/{s.slug}/" + (chapter.url if chapter else "")))
 
 
 def passage_payload(slug: str, key: str, notices: tuple[str, ...] = (), message: str = "") -> dict:
