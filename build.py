@@ -84,7 +84,9 @@ def cmd_book(args) -> int:
     from generator.site.builder import Options, build
 
     if args.essay:
-        _layout(args).essays(only=args.essay)  # each must name an essay
+        drafts = [h.slug for h in _layout(args).essays(only=args.essay) if h.draft]  # each must name an essay
+        if drafts:
+            raise InputError(None, f"{', '.join(drafts)}: a draft (Status: draft) has no book; publish it first")
     formats = ("epub", "pdf") if args.format == "both" else (args.format,)
     start = time.perf_counter()
     report = build(_paths(args), Options(base_url=args.base_url, books=formats, book_essays=tuple(args.essay) if args.essay else None))
@@ -170,6 +172,13 @@ def _config(args):
     from generator.config import load_config
 
     return load_config(_layout(args).site_toml)
+
+
+def _positive(text: str) -> int:
+    """A whole number from 1 (argparse's type: anything else is a usage error naming the option)."""
+    if not text.isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number from 1, got {text!r}")
+    return int(text)
 
 
 def _essays(args, config):
@@ -436,9 +445,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--ray", nargs="?", const="local", metavar="auto|ADDRESS",
                    help="spread the passages over Ray workers: alone, a Ray cluster on this machine; auto, the cluster "
                    "`ray start` runs here; ADDRESS, one elsewhere (needs the optional ray requirement)")
-    g.add_argument("--workers", type=int, metavar="N", help="with --ray: how many engines (default: one a CPU, or the cluster's CPUs)")
-    g.add_argument("--threads", type=int, metavar="T", help="each engine's threads (default: this machine's CPUs, shared among "
-                   "its workers; samples are the same bytes for the same thread count)")
+    g.add_argument("--workers", type=_positive, metavar="N", help="with --ray: how many engines (default: one a CPU here, or a CPU "
+                   "of the cluster's for each --threads)")
+    g.add_argument("--threads", type=_positive, metavar="T", help="each engine's threads (default: this machine's CPUs, shared among "
+                   "its workers; 1 on a cluster joined with an address); samples are the same bytes for the same thread count")
     g.set_defaults(func=cmd_generate)
 
     x = sub.add_parser(

@@ -45,6 +45,16 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True, mode: i
         raise
 
 
+def sync_folder(path: Path) -> None:
+    """fsync a folder: the names written, renamed or removed in it are on disk (an atomic write
+    syncs the file's bytes; a rename is the folder's)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

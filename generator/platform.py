@@ -97,7 +97,11 @@ def engine_threads() -> int:
     quota = _cpu_quota()
     have = max(1, min(n, quota) if quota else n)
     asked = os.environ.get(THREADS_ENV, "").strip()
-    return min(have, max(1, int(asked))) if asked.isdigit() else have
+    if not asked:
+        return have
+    if not asked.isdecimal() or int(asked) < 1:
+        raise ValueError(f"{THREADS_ENV} must be a whole number from 1, got {asked!r}")
+    return min(have, int(asked))
 
 
 def onednn_enabled() -> bool:

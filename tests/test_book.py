@@ -84,8 +84,13 @@ def test_every_essay_gets_an_epub_that_passes_epubcheck_and_a_pdf_holding_every_
 
 def test_a_later_build_keeps_the_books_until_the_essay_changes(shelf):
     content, out = shelf
+    books = {p.name: p.read_bytes() for p in (out / "book").iterdir()}
     assert run_cli("--content", str(content), "--output", str(out), "-q") == 0  # the plain build: nothing changed
+    assert run_cli("--content", str(content), "--output", str(out), "--drafts", "-q") == 0  # other options (as serve's): pages again, books kept
+    assert run_cli("book", "--content", str(content), "--output", str(out), "--format", "pdf", "-q") == 0  # one format again: the other stays
+    assert {p.name: p.read_bytes() for p in (out / "book").iterdir()} == books
     assert (out / "book" / "space-rovers.epub").is_file() and 'book/space-rovers.pdf"' in (out / "essays" / "space-rovers" / "index.html").read_text()
+    assert 'book/space-rovers.epub"' in (out / "essays" / "space-rovers" / "index.html").read_text()
     essay = content / "essays" / "space-rovers.md"
     essay.write_text(essay.read_text() + "\nA new closing line was written. It changes the essay. It is the end.\n")
     assert run_cli("--content", str(content), "--output", str(out), "-q") == 0

@@ -108,6 +108,15 @@ def test_chapters_are_cut_at_headings_and_every_so_many_passages(tmp_path):
     assert [c.title for c in chapters] == ["Passage 1", "One (1 of 3)", "One (2 of 3)", "One (3 of 3)", "Two"]
     assert [len(c.passages) for c in chapters] == [1, 3, 3, 1, 1]
     assert [p.index for c in chapters for p in c.passages] == list(range(9))
+    # what follows a heading before the next paragraph (a list) stays, apart from the heading
+    path.write_text("Title: E\n\nOne two three. Four five six. Seven eight.\n\n## Head\n\n- a list item\n- another\n\nNine ten. Eleven twelve. End here.\n")
+    parts = chapters_of(parse_essay(path), ChapterSettings(after=1, every=3))
+    assert [c.title for c in parts] == ["Passage 1", "Head"]
+    assert [b.html.strip()[:4] for b in parts[1].blocks if not b.is_prose] == ["<h2>", "<ul>"]
+    # what comes before the first heading with no passage in it is no chapter of its own
+    path.write_text("Title: E\n\n![an image](../../static/favicon.svg)\n\n## Head\n\nOne two three. Four five six. Seven eight.\n\nNine ten. Eleven twelve. End here.\n")
+    parts = chapters_of(parse_essay(path), ChapterSettings(after=1, every=3))
+    assert [c.title for c in parts] == ["Head"] and "<img" in parts[0].blocks[0].html
     # a paragraph longer than a chapter is cut inside
     path.write_text("Title: E\n\n" + " ".join(f"Sentence {i} stands." for i in range(30)) + "\n")
     long = chapters_of(parse_essay(path), ChapterSettings(after=5, every=4))

@@ -108,3 +108,42 @@ def test_without_ray_the_flag_says_how_to_install_it(novel, models):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 1 and "--ray needs Ray, an optional requirement: pip install" in out.stderr
     assert not store_of(novel, "novel").exists()
+
+
+def test_a_worker_lost_for_good_hands_its_passages_to_the_others(novel, models, tmp_path, monkeypatch, caplog):
+    """Started again no more (``RESTARTS`` 0 here), a lost worker is let go and the others make its
+    passages: the same store as one process's."""
+    import threading
+
+    from generator.config import load_config
+    from generator.content import read_essays
+    from generator.content.layout import ContentLayout
+    from generator.samples import cluster
+    from generator.samples.request import request_from
+
+    monkeypatch.setattr(cluster, "RESTARTS", 0)
+    caplog.set_level("WARNING", logger="generator.samples.cluster")
+    layout = ContentLayout(novel)
+    config = load_config(layout.site_toml)
+    essays = read_essays(layout, passage_size=config.passage_size, splitter=config.sentence_splitter, only=["novel"])
+    request = request_from(config, models, model="tiny", samples=2, length=8)
+    store = store_of(novel, "novel")
+    killed: list[int] = []
+
+    def kill_one() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(list(store.glob("*.json"))) < 20:
+            time.sleep(0.05)
+        workers = [pid for pid, cmd in _descendants(os.getpid()).items() if "EngineWorker" in cmd]
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
+            killed.append(workers[0])
+
+    killer = threading.Thread(target=kill_one, daemon=True)
+    killer.start()
+    summary = cluster.generate_on_ray(essays, layout.samples, request, workers=2, threads=1, progress=False)
+    killer.join(timeout=60)
+    assert killed, "no worker was found to kill"
+    assert any("is lost for good" in r.getMessage() for r in caplog.records)
+    assert summary.generated == PASSAGES
+    assert _files(store) == _one_process(novel, models, tmp_path)

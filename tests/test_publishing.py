@@ -329,9 +329,10 @@ def test_punkt_unwrapped_splits_exactly_as_nltks_own():
     from generator.samples.store import load_cache
 
     layout = ContentLayout(ROOT / "content")
-    caches = [load_cache(layout.samples(h.slug), h.slug)[0] for h in layout.essays(drafts=True)]
-    caches += [load_cache(p, p.stem)[0] for p in layout.explore_files()]
-    texts = [s for c in caches for e in c.passages.values() for r in e.runs for s in r.samples]
+    loaded = [load_cache(layout.samples(h.slug), h.slug) for h in layout.essays(drafts=True)]
+    loaded += [load_cache(p, p.stem) for p in layout.explore_files()]
+    assert [warning for _, warning in loaded if warning] == []
+    texts = [s for c, _ in loaded for e in c.passages.values() for r in e.runs for s in r.samples]
     texts += [p.read_text() for p in sorted((ROOT / "content" / "essays").glob("*.md"))]
     texts += ['Dr. Smith went home... He slept. "Why?" she asked. It cost $1.50 at 3 p.m. on Jan. 5. Then (he left.) Fine.']
     wrapped = sentences.punkt_module()  # a fresh private copy, its patterns as NLTK wraps them

@@ -154,3 +154,21 @@ def test_a_write_changes_what_the_studio_and_the_build_see(tmp_path):
     assert store.signature(folder) == sig and store.content_digest(folder) == digest
     record(folder, "novel", passage(0), [run(0, seed=8)])
     assert store.signature(folder) != sig and store.content_digest(folder) != digest
+
+
+def test_generate_and_pick_refuse_a_passage_file_that_cannot_be_read_and_name_it(exhibit, models, capsys):
+    from tests.conftest import run_cli
+    from tests.stores import store_of
+
+    folder = store_of(exhibit, "alpha")
+    store.convert(folder, "alpha")
+    broken = sorted(p for p in folder.glob("*.json") if p.name != store.MODELS)[0]
+    broken.write_text('{"format": 1, "essay": "alpha", "key": "' + broken.stem + '", "text": 3, "runs": []}')
+    before = files(folder)
+    capsys.readouterr()
+    assert run_cli("generate", "--content", str(exhibit), "--models-dir", str(models), "--model", "tiny", "--essay", "alpha",
+                   "--samples", "2", "--length", "8", "-q") == 1
+    assert str(broken) in capsys.readouterr().err  # the one file of many to fix
+    assert run_cli("pick", "--content", str(exhibit), "--essay", "alpha", "-q") == 1
+    assert str(broken) in capsys.readouterr().err
+    assert files(folder) == before

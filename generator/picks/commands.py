@@ -23,7 +23,7 @@ def pick_essay(files: ContentLayout, config: SiteConfig, essay: Essay, *, ratio:
     decision the studio writes meanwhile is never lost."""
     cache, warning = load_cache(files.samples(essay.slug), essay.slug)
     if warning:
-        raise InputError(files.samples(essay.slug), "the sample cache is unreadable; nothing to pick from")
+        raise InputError(None, f"nothing to pick from until the samples can be read: {warning}")
     path = files.picks(essay.slug)
     reports: list[PickReport] = []
 

@@ -245,11 +245,15 @@ def load_file(path: Path, slug: str) -> tuple[SampleCache, str | None]:
     """Read a one-file cache (an exploration's, or an essay's from before its store became a
     folder: ``store.load_cache`` reads either kind). A missing one is empty; a broken one is
     empty plus a warning; malformed passages are left out, with a warning naming each."""
-    if not path.exists():
-        return SampleCache(slug), None
     try:
-        cache, problems = parse_cache(path.read_text("utf-8"), slug)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, CacheError) as exc:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:  # none (or, for a legacy file, moved into its folder a moment ago)
+        return SampleCache(slug), None
+    except (OSError, UnicodeDecodeError) as exc:
+        return SampleCache(slug), f"{path}: unreadable sample cache, its passages show as not yet verbosified ({exc})"
+    try:
+        cache, problems = parse_cache(text, slug)
+    except (json.JSONDecodeError, CacheError) as exc:
         return SampleCache(slug), f"{path}: unreadable sample cache, its passages show as not yet verbosified ({exc})"
     if problems:
         return cache, f"{path}: malformed sample cache entries, shown as not yet verbosified: " + "; ".join(problems)

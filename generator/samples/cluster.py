@@ -11,7 +11,10 @@ interrupted run resumes where it stopped, as one process's does.
 A worker lost mid-passage (its process killed, its machine gone) is Ray's to handle: the actor
 is started again (``max_restarts``) and the passage it held is run again there
 (``max_task_retries``). Nothing of a lost passage reached the driver, so nothing partial is
-recorded, and a passage made twice would be the same run, found rather than added again.
+recorded, and a passage made twice would be the same run, found rather than added again. A
+worker lost more than ``RESTARTS`` times is let go, and its passages go to the others; a run in
+which no worker answers for long (none can be placed) stops with a message instead of waiting
+forever. Either way what came back is recorded, and the next run goes on from there.
 
 The driver never imports TensorFlow. Ray is an optional requirement (``requirements.txt``'s
 ``ray`` part).
@@ -36,6 +39,9 @@ from .store import load_passage
 log = logging.getLogger(__name__)
 
 QUEUED = 2  # passages held at each worker: one running, the next waiting for it
+RESTARTS = 3  # a worker lost more often than this (a passage that kills it every time, say) is let go
+FIRST_SECONDS = 1800.0  # the longest wait for a first passage: loading 1558M on a slow machine takes minutes
+STALL_SECONDS, STALL_FACTOR = 600.0, 20  # then: no passage for 20 times the slowest gap yet (10 minutes at least) is a stall
 PACKAGE = Path(__file__).resolve().parent.parent  # generator/, shipped to every worker (py_modules)
 
 
@@ -96,46 +102,68 @@ def generate_on_ray(essays: list[Essay], cache_path, request: Request, *, addres
     if not todo:
         return None
     summary = Summary(skipped=sum(1 for e in essays for p in e.passages if not p.problem) - len(todo))
-    workers, threads = _connect(ray, address, workers, threads)
     try:
-        actor = ray.remote(EngineWorker).options(num_cpus=threads, max_restarts=-1, max_task_retries=-1)
+        workers, threads = _connect(ray, address, workers, threads)
+        actor = ray.remote(EngineWorker).options(num_cpus=threads, max_restarts=RESTARTS, max_task_retries=-1)
         log.info("%d Ray worker(s) of %d thread(s) each, loading %s (%s recipe) for %d passage(s) ...", workers, threads, folder, request.recipe, len(todo))
-        pool = [actor.remote(str(folder), request, fp, threads) for _ in range(workers)]
+        pool = [actor.remote(str(folder.resolve()), request, fp, threads) for _ in range(workers)]
+        live = list(pool)
         queue = list(range(len(todo)))
-        running: dict = {}  # the passage's future -> the worker it went to
+        running: dict = {}  # the passage's future -> (the worker it went to, the passage)
 
         def send(worker) -> None:
-            if queue:
+            if queue and worker in live:
                 n = queue.pop(0)
                 essay, passage = todo[n]
-                running[worker.verbosify.remote(n, passage, load_passage(cache_path(essay.slug), essay.slug, passage.key))] = worker
+                running[worker.verbosify.remote(n, passage, load_passage(cache_path(essay.slug), essay.slug, passage.key))] = (worker, n)
 
         for worker in pool:
             for _ in range(QUEUED):
                 send(worker)
         makers: dict[int, str] = {}  # each worker's process, as its last passage said
         restarts = 0
-        start = time.perf_counter()
+        start = last = time.perf_counter()
+        slowest = 0.0
         with tqdm(total=len(todo), desc=f"verbosifying on Ray ({request.recipe}, {request.model})", unit="passage", disable=not progress) as bar:
             while running:
-                (done,), _ = ray.wait(list(running), num_returns=1)
-                worker = running.pop(done)
+                # a worker that can be placed nowhere (its machine gone, the cluster too small) never answers: say so, never wait forever
+                limit = FIRST_SECONDS if not makers else max(STALL_SECONDS, STALL_FACTOR * slowest)
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=max(1.0, limit - (time.perf_counter() - last)))
+                if not ready:
+                    raise InputError(None, f"no Ray worker has answered for {limit:.0f} s ({len(live)} of {workers} still held), so generate "
+                                           "stopped; every passage that came back is recorded: see `ray status`, and run it again to go on")
+                (done,) = ready
+                worker, n = running.pop(done)
+                key = pool.index(worker)
                 try:
                     n, runs, made, name = ray.get(done)
+                except ray.exceptions.RayActorError as exc:  # started again RESTARTS times, and lost again: let go; its passages go to the others
+                    if worker in live:
+                        live.remove(worker)
+                        log.warning("Ray worker %d is lost for good (%s); its passages go to the %d others", key + 1, str(exc).splitlines()[0], len(live))
+                    queue.insert(0, n)
+                    if not live:
+                        raise InputError(None, "every Ray worker was lost, so generate stopped; every passage that came back is recorded: "
+                                               "run it again to go on") from None
+                    for other in live:
+                        if sum(1 for w, _ in running.values() if w is other) < QUEUED:
+                            send(other)
+                    continue
                 except ray.exceptions.RayError as exc:
                     raise InputError(None, f"a Ray worker failed, so generate stopped (every passage that came back is recorded; run it again to go on): {exc}") from None
+                now = time.perf_counter()
+                slowest, last = max(slowest, now - last if makers.get(key) else 0.0), now
                 essay, passage = todo[n]
                 record_passage(cache_path(essay.slug), essay, passage, runs, request.recipe, fp, request, summary)
                 summary.runs += made.runs
                 summary.escalated += made.escalated
                 summary.finetune_seconds += made.finetune_seconds
                 summary.sample_seconds += made.sample_seconds
-                key = pool.index(worker)
                 if makers.get(key, name) != name:
                     restarts += 1
                     log.warning("Ray worker %d was started again (%s, now %s); its passage ran again there", key + 1, makers[key], name)
                 makers[key] = name
-                bar.set_postfix(workers=f"{len(makers)}/{workers}", restarted=restarts)
+                bar.set_postfix(workers=f"{len(live)}/{workers}", answered=len(makers), restarted=restarts)
                 bar.update(1)
                 send(worker)
         summary.seconds = time.perf_counter() - start

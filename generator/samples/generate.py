@@ -84,7 +84,7 @@ def new_run(engine: Engine, model: str, fingerprint: str, prompt: str, params: P
 def _load_for_update(path: Path, slug: str) -> SampleCache:
     cache, warning = load_cache(path, slug)
     if warning:  # never overwrite a cache we could not read: it may hold hours of samples
-        raise InputError(path, "the sample cache is unreadable; fix or move it before generating (nothing was changed)")
+        raise InputError(None, f"fix or move what cannot be read before generating (nothing was changed): {warning}")
     return cache
 
 

@@ -34,16 +34,18 @@ of path.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 from ..errors import InputError
-from ..fsutil import atomic_write_text, digest
+from ..fsutil import atomic_write_text, digest, sync_folder
 from .cache import FORMAT, CacheError, PassageSamples, SampleCache, load_file, origins_from, parse_passage, run_as_dict
 from .origin import Origin
 
@@ -52,6 +54,7 @@ T = TypeVar("T")
 
 SUFFIX = ".passages"
 MODELS = "models.json"
+_KEY = re.compile(r"[A-Za-z0-9_-]+")  # a passage key that can name its file (they are 12 hex digits)
 
 
 def is_store(path: Path) -> bool:
@@ -162,7 +165,7 @@ def _read_store(folder: Path, slug: str) -> tuple[SampleCache, list[str], Sample
     problems: list[str] = []
     legacy_path = legacy_file(folder)
     legacy = None
-    if legacy_path.exists():
+    if legacy_path.exists():  # read before the folder, as load_passage does
         legacy, warning = load_file(legacy_path, slug)
         if warning:
             problems.append(warning)
@@ -200,18 +203,18 @@ def load_passage(path: Path, slug: str, key: str) -> PassageSamples | None:
     if not is_store(path):
         cache = _readable(*load_file(path, slug), path)
         return cache.for_passage(key)
+    # the legacy file before the folder: a conversion between the two reads moves the passage
+    # from the first into the second, so it is seen in one or both, never in neither
+    legacy = _readable(*load_file(legacy_file(path), slug), legacy_file(path))
     problems: list[str] = []
-    origins = _read_models(path, slug, problems)
+    origins = {**_origins_in(legacy), **_read_models(path, slug, problems)}
     entry = _read_passage(path, slug, key, problems)
-    if legacy_file(path).exists():
-        legacy = _readable(*load_file(legacy_file(path), slug), legacy_file(path))
-        origins = {**_origins_in(legacy), **origins}
-        old = legacy.for_passage(key)
-        if old is not None:
-            merged = SampleCache(slug, {key: PassageSamples(old.text, list(old.runs), old.position)})
-            if entry is not None:
-                _merge(merged, SampleCache(slug, {key: entry}))
-            entry = merged.passages[key]
+    old = legacy.for_passage(key)
+    if old is not None:
+        merged = SampleCache(slug, {key: PassageSamples(old.text, list(old.runs), old.position)})
+        if entry is not None:
+            _merge(merged, SampleCache(slug, {key: entry}))
+        entry = merged.passages[key]
     if problems:
         raise InputError(path, "cannot be read, so nothing is written beside it (fix or move the file): " + "; ".join(problems))
     if entry is not None:
@@ -282,6 +285,9 @@ def _convert(folder: Path, slug: str) -> None:
     entries = {key: _read_passage(folder, slug, key, problems) for key in legacy.passages}
     if problems:
         raise InputError(folder, "cannot be read, so the legacy file is not moved into it (fix or move the file): " + "; ".join(problems))
+    unsafe = [key for key in legacy.passages if not _KEY.fullmatch(key) or f"{key}.json" == MODELS]
+    if unsafe:
+        raise InputError(legacy_path, f"passage key(s) {', '.join(map(repr, unsafe))} cannot name a file; fix the key (nothing was changed)")
     kept = {**_origins_in(legacy), **origins}
     folder.mkdir(parents=True, exist_ok=True)
     for key, old in legacy.passages.items():
@@ -291,7 +297,12 @@ def _convert(folder: Path, slug: str) -> None:
         atomic_write_text(passage_file(folder, key), dump_passage(slug, key, merged.passages[key]))
     if kept != origins:
         atomic_write_text(folder / MODELS, dump_models(slug, kept))
+    sync_folder(folder)  # the new files' names on disk before the one copy they came from goes
+    sync_folder(folder.parent)
     legacy_path.unlink()
+    for stale in folder.parent.glob(f".{glob.escape(legacy_path.name)}.*.tmp"):  # what a writer of the one file left, killed
+        stale.unlink(missing_ok=True)
+    sync_folder(folder.parent)
     log.info("%s: moved its %d passage(s) into %s, a file each", legacy_path, len(legacy.passages), folder)
 
 

@@ -9,6 +9,7 @@ write, so bad input stops the build with output/ exactly as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -25,7 +26,7 @@ from . import writer
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 4  # 4: provenance names each model from its origin record
+MANIFEST_VERSION = 5  # 4: provenance names each model from its origin record; 5: books and chapters
 PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -51,6 +52,7 @@ class Options:
     artist: bool = False  # serve: pages add what only the artist needs (the command that verbosifies a passage)
     books: tuple[str, ...] = ()  # `book`: "epub", "pdf": each essay's book made, linked from its page, kept while the essay is unchanged
     book_essays: tuple[str, ...] | None = None  # the essays whose books to make (None: every one)
+    book_plan: dict = field(default_factory=dict)  # set by build(): slug -> (formats to make, {format: file} kept from before)
 
     def books_of(self, slug: str) -> tuple[str, ...]:
         return self.books if self.book_essays is None or slug in self.book_essays else ()
@@ -122,13 +124,14 @@ def _render_essay(paths: Paths, config: SiteConfig, env, path: Path, options: Op
     files: dict[str, bytes] = {}
     pending: dict[str, list] = {}
     animations = _animations(paths, config, verbosified, files, pending, options.defer_animations) if config.gifs else {"passages": {}, "overview": None}
-    books = {}
-    if options.books_of(slug):
+    make, have = options.book_plan.get(slug, ((), {}))
+    books = dict(have)  # made before, of the same essay, samples and picks: linked as they are
+    if make:
         from ..book.write import book_files
 
-        made = book_files(env, config, verbosified, paths.templates, options.books_of(slug))
+        made = book_files(env, config, verbosified, paths.templates, make)
         files.update(made)
-        books = {f.rsplit(".", 1)[1]: f for f in made}
+        books.update({f.rsplit(".", 1)[1]: f for f in made})
     chapters = chapters_of(essay, config.chapters)
     if chapters:
         files.update(render_chapters(env, config, verbosified, chapters, animations, artist=options.artist, books=books))
@@ -269,22 +272,14 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
     config = site_config(paths, options)
     if not config.base_url:
         log.info("no base URL: 404.html links assume the site is served at its domain's root; a project site under a sub-path needs --base-url")
-    base = digest(
-        "|".join(
-            [
-                str(MANIFEST_VERSION),
-                f"drafts={options.drafts}",
-                f"artist={options.artist}",
-                f"base_url={config.base_url}",
-                _file_digest(layout.site_toml),
-                _tree_digest(paths.templates, "*"),
-                _tree_digest(PACKAGE, "*.py"),
-                _tree_digest(PACKAGE, "*.json"),
-            ]
-        )
-    )
+    # what every output depends on; the pages also on the build's own options (a book does not)
+    inputs = digest("|".join([str(MANIFEST_VERSION), f"base_url={config.base_url}", _file_digest(layout.site_toml), _tree_digest(paths.templates, "*"),
+                              _tree_digest(PACKAGE, "*.py"), _tree_digest(PACKAGE, "*.json")]))
+    base = digest("|".join([inputs, f"drafts={options.drafts}", f"artist={options.artist}"]))
     old = writer.load_manifest(out)
     old_essays = old.get("essays", {}) if old.get("base") == base else {}
+    any_essays = old.get("essays", {})  # a book outlives a build with other options (serve, --drafts)
+    plan: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {}
     report = BuildReport()
     files: dict[str, bytes] = {}
     keep: set[str] = set()
@@ -292,13 +287,21 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
     new_essays: dict[str, dict] = {}
 
     todo: list[tuple[Path, str, str]] = []  # (essay file, slug, fingerprint)
+    books_keys: dict[str, str] = {}
     for header in layout.essays(drafts=options.drafts):
         path, slug = header.path, header.slug
-        fp = digest("|".join([base, path.name, _file_digest(path), content_digest(layout.samples(slug)), _file_digest(layout.picks(slug))]))
+        essay_inputs = "|".join([path.name, _file_digest(path), content_digest(layout.samples(slug)), _file_digest(layout.picks(slug))])
+        fp = digest(base + "|" + essay_inputs)
+        book_key = digest(inputs + "|" + essay_inputs)
         prev = old_essays.get(slug)
         drawn = options.defer_animations or not prev or not prev.get("pending")  # a full build draws what a preview left
-        made = set(prev.get("books", ())) if prev else set()  # a book is one more output of its essay: kept while the essay is unchanged
-        if prev and prev.get("fp") == fp and drawn and set(options.books_of(slug)) <= made and all((out / f).is_file() for f in prev["files"]):
+        # a book is one more output of its essay: kept, and linked, while what it was made of is unchanged
+        earlier = any_essays.get(slug) or {}
+        made = earlier.get("books") if earlier.get("book_key") == book_key and isinstance(earlier.get("books"), dict) else {}
+        have = {fmt: f for fmt, f in made.items() if (out / f).is_file()}
+        make = tuple(fmt for fmt in options.books_of(slug) if fmt not in have)
+        keep.update(have.values())
+        if prev and prev.get("fp") == fp and drawn and not make and set(prev.get("books") or {}) == set(have) and all((out / f).is_file() for f in prev["files"]):
             summaries.append(_summary_from_dict(prev["summary"]))
             keep.update(prev["files"])
             report.warnings += prev["warnings"]
@@ -307,11 +310,13 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
             report.essays_reused += 1
             continue
         todo.append((path, slug, fp))
+        plan[slug] = (make, have)
+        books_keys[slug] = book_key
         summaries.append(None)  # filled in below, keeping essay order
         new_essays[slug] = {}
 
     if todo:
-        results = iter(_render_all(paths, config, [p for p, _, _ in todo], options))
+        results = iter(_render_all(paths, config, [p for p, _, _ in todo], dataclasses.replace(options, book_plan=plan)))
         fps = {slug: fp for _, slug, fp in todo}
         for i, s in enumerate(summaries):
             if s is not None:
@@ -321,8 +326,9 @@ def build(paths: Paths, options: Options = Options()) -> BuildReport:
             files.update(essay_out)
             report.warnings += warnings
             report.pending.update(pending)
+            books = {**plan[summary.slug][1], **{f.rsplit(".", 1)[1]: f for f in essay_out if f.startswith("book/")}}
             new_essays[summary.slug] = {"fp": fps[summary.slug], "files": sorted(essay_out), "summary": _summary_to_dict(summary), "warnings": warnings,
-                                        "books": sorted(f.rsplit(".", 1)[1] for f in essay_out if f.startswith("book/"))}
+                                        "books": books, "book_key": books_keys[summary.slug]}
             if pending:
                 new_essays[summary.slug]["pending"] = pending
             report.essays_rendered += 1

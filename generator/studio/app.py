@@ -133,7 +133,7 @@ def essay(slug: str):
     chapter = None
     if chapters:
         number = request.args.get("chapter", "1")
-        if not number.isdigit() or not 1 <= int(number) <= len(chapters):
+        if not number.isdecimal() or not number.isascii() or not 1 <= int(number) <= len(chapters):
             abort(404)
         chapter = chapters[int(number) - 1]
     notices = studio.take_notices(slug)
