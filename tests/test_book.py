@@ -20,8 +20,12 @@ from generator.picks.store import load_picks
 from generator.samples.store import load_cache
 from tests.conftest import ROOT, run_cli
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None or not Path("/usr/share/java/epubcheck.jar").is_file(),
-                                reason="sh tests/system-packages.sh installs epubcheck and poppler-utils")
+
+@pytest.fixture(autouse=True)
+def _book_tools():
+    """Not a skip: the README's test command installs them (tests/system-packages.sh)."""
+    assert shutil.which("pdftotext") and Path("/usr/share/java/epubcheck.jar").is_file(), \
+        "sh tests/system-packages.sh installs epubcheck and poppler-utils"
 
 
 def _insertions(content: Path) -> dict[str, list[str]]:

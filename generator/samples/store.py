@@ -151,6 +151,16 @@ def _merge(into: SampleCache, other: SampleCache) -> None:
             mine.position = entry.position
 
 
+def _combined(old: PassageSamples, new: PassageSamples | None) -> PassageSamples:
+    """A passage's entry from the legacy file with the folder's runs for it added (``new``), a copy."""
+    entry = PassageSamples(old.text, list(old.runs), old.position)
+    for run in new.runs if new else ():
+        entry.add(run)
+    if entry.position is None and new is not None:
+        entry.position = new.position
+    return entry
+
+
 def _origins_in(cache: SampleCache) -> dict[str, Origin]:
     return {r.model_fingerprint: r.origin for e in cache.passages.values() for r in e.runs if r.origin}
 
@@ -160,8 +170,8 @@ def _attach(cache: SampleCache, origins: dict[str, Origin]) -> None:
         entry.runs = [replace(r, origin=origins.get(r.model_fingerprint) or r.origin) for r in entry.runs]
 
 
-def _read_store(folder: Path, slug: str) -> tuple[SampleCache, list[str], SampleCache | None]:
-    """The whole store: (the cache, what was malformed, the legacy file's cache or None)."""
+def _read_store(folder: Path, slug: str) -> tuple[SampleCache, list[str]]:
+    """The whole store: (the cache, what was malformed)."""
     problems: list[str] = []
     legacy_path = legacy_file(folder)
     legacy = None
@@ -181,7 +191,7 @@ def _read_store(folder: Path, slug: str) -> tuple[SampleCache, list[str], Sample
         _merge(merged, cache)
         cache = merged
     _attach(cache, origins)
-    return cache, problems, legacy
+    return cache, problems
 
 
 def load_cache(path: Path, slug: str) -> tuple[SampleCache, str | None]:
@@ -191,7 +201,7 @@ def load_cache(path: Path, slug: str) -> tuple[SampleCache, str | None]:
     warning."""
     if not is_store(path):
         return load_file(path, slug)
-    cache, problems, _ = _read_store(path, slug)
+    cache, problems = _read_store(path, slug)
     if problems:
         return cache, f"{path}: malformed sample entries, shown as not yet verbosified: " + "; ".join(problems)
     return cache, None
@@ -211,10 +221,7 @@ def load_passage(path: Path, slug: str, key: str) -> PassageSamples | None:
     entry = _read_passage(path, slug, key, problems)
     old = legacy.for_passage(key)
     if old is not None:
-        merged = SampleCache(slug, {key: PassageSamples(old.text, list(old.runs), old.position)})
-        if entry is not None:
-            _merge(merged, SampleCache(slug, {key: entry}))
-        entry = merged.passages[key]
+        entry = _combined(old, entry)
     if problems:
         raise InputError(path, "cannot be read, so nothing is written beside it (fix or move the file): " + "; ".join(problems))
     if entry is not None:
@@ -291,10 +298,7 @@ def _convert(folder: Path, slug: str) -> None:
     kept = {**_origins_in(legacy), **origins}
     folder.mkdir(parents=True, exist_ok=True)
     for key, old in legacy.passages.items():
-        merged = SampleCache(slug, {key: PassageSamples(old.text, list(old.runs), old.position)})
-        if entries[key] is not None:
-            _merge(merged, SampleCache(slug, {key: entries[key]}))
-        atomic_write_text(passage_file(folder, key), dump_passage(slug, key, merged.passages[key]))
+        atomic_write_text(passage_file(folder, key), dump_passage(slug, key, _combined(old, entries[key])))
     if kept != origins:
         atomic_write_text(folder / MODELS, dump_models(slug, kept))
     sync_folder(folder)  # the new files' names on disk before the one copy they came from goes
