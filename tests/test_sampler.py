@@ -23,12 +23,23 @@ def engine(models):
     e.close()
 
 
-def _reference_and_ours(models, tokens: list[int], follow: np.ndarray):
+def test_the_engine_runs_its_compiled_attention(engine):
+    """The tests' machine has g++ (tests/system-packages.sh): the kernel is built, loaded and
+    in the sampler's graph, and the engine is version 4."""
+    from generator.samples.engine.common import VERSIONS
+
+    assert engine.kernel is not None, "the attention kernel did not load: see the log (is g++ installed?)"
+    assert engine.version == VERSIONS["fast"] == 4
+    assert sum(op.type == "VsrDecodeAttention" for op in engine.graph.get_operations()) == engine.hparams.n_layer
+
+
+def _reference_and_ours(models, tokens: list[int], follow: np.ndarray, kernel=None):
     """Logits at every sampling step for the same tokens, the way sample_sequence steps: the
     prompt but its last token through the model once (batch 1, repeated for the batch), then
     one token per row at a time. The reference is the library's ``model.model`` with ``past``,
     concatenated as its sample_sequence does; ours is ``forward.prompt`` then ``forward.step``,
-    its output layer in vocabulary blocks."""
+    its output layer in vocabulary blocks, its attention the compiled ``kernel`` or (None)
+    TensorFlow's operations."""
     from generator.samples.engine import forward
     from generator.samples.engine.checkpoint import Hparams
     from generator.samples.engine.tf import load
@@ -58,7 +69,7 @@ def _reference_and_ours(models, tokens: list[int], follow: np.ndarray):
         # vocabulary blocks of 100 rows: the tiny vocabulary in several blocks, the last one short
         weights = forward.step_weights(tf, hp, block_rows=100)
         assert len(weights["blocks"]) > 2 and hp.n_vocab % 100
-        ours_step = forward.step(tf, hp, weights, token_in[:, 0], past, keys_in, values_in, i)
+        ours_step = forward.step(tf, hp, weights, token_in[:, 0], past, keys_in, values_in, i, kernel)
         saver = v1.train.Saver([v for v in v1.global_variables() if v.name.startswith("model/")])
         with v1.Session(graph=graph, config=_engine_config(tf)) as sess:
             saver.restore(sess, str(models / "tiny" / "model.ckpt"))
@@ -77,14 +88,16 @@ def _reference_and_ours(models, tokens: list[int], follow: np.ndarray):
     return ref, ours
 
 
+@pytest.mark.parametrize("attention", ["kernel", "operations"])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_every_steps_logits_are_within_1e_5_of_the_librarys(models, engine, batch):
+def test_every_steps_logits_are_within_1e_5_of_the_librarys(models, engine, batch, attention):
     """Every logit, at every step, within 1e-5 of its row's largest (what the sampler's draw
-    weighs), with the buffers' unwritten positions holding large numbers: they must not count."""
+    weighs), with the buffers' unwritten positions holding large numbers: they must not count.
+    Both attentions: the compiled kernel (engine version 4) and TensorFlow's operations (3)."""
     tokens = engine.encode(PROMPTS[0])
     rng = np.random.RandomState(batch)
     follow = rng.randint(0, engine.hparams.n_vocab - 1, size=(batch, 12))
-    ref, ours = _reference_and_ours(models, tokens, follow)
+    ref, ours = _reference_and_ours(models, tokens, follow, engine.kernel if attention == "kernel" else None)
     assert len(ref) == len(ours) == 13
     for i, (a, b) in enumerate(zip(ref, ours)):
         assert a.shape == b.shape

@@ -24,7 +24,12 @@ SEED_CONTEXT = 1023  # gpt-2-simple's generate() holds at most 1023 tokens, prom
 # as x * x * x (``forward.step``): its logits within 1e-5 of the library's (of each row's largest), no longer bit for bit.
 # fast 3 (2026-12-06): the drawn tokens' keys and values sit in chunks of 16 positions made once
 # for the run; the attention weighs each chunk's values apart and sums the chunks.
-VERSIONS = {"fast": 3, "seed": 1}
+# fast 4 (2026-12-07): each layer's attention in a step is one compiled op
+# (``decode_attention.cc``): its own order of the sums and its own exponential. Where that op
+# cannot be built (no C++ compiler) or TensorFlow sees a GPU, the engine is still version 3
+# (``WITHOUT_KERNEL``) and records that.
+VERSIONS = {"fast": 4, "seed": 1}
+WITHOUT_KERNEL = 3  # the fast engine's version where it runs the attention as TensorFlow operations
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class Engine(Protocol):
     """What generate and explore need of a recipe (fast and seed both provide it)."""
 
     recipe: str
-    version: int  # VERSIONS[recipe]: recorded in every run
+    version: int  # VERSIONS[recipe] (the fast engine without its kernel: WITHOUT_KERNEL): recorded in every run
     platform: Platform  # what its runs are made on
     origin: Origin | None  # where its weights came from (``samples.origin``), recorded with every run
     on_stage: Callable[[str], None] | None  # told "finetuning", then "sampling", as ``generate`` goes on

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import Params
-from . import forward, graph_cache, windows
+from . import forward, graph_cache, kernels, windows
 from .adam import Adam
 from ...platform import engine_threads, this_machine
 from .checkpoint import Hparams, checkpoint_prefix
-from .common import VERSIONS, Generation, check_fits, context_for
+from .common import VERSIONS, WITHOUT_KERNEL, Generation, check_fits, context_for
 from .sampler import SamplerGraph
 from .tf import load
 
@@ -95,11 +95,14 @@ def stream_seed(params: Params, prompt: str) -> list[int]:
 
 class FastEngine:
     recipe = "fast"
-    version = VERSIONS["fast"]
+    version = VERSIONS["fast"]  # WITHOUT_KERNEL for an engine that could not load its kernel (``kernels.load``)
     origin = None  # set by ``factory.open_engine`` from the folder's record
     on_stage = None  # called with "finetuning", then "sampling", as ``generate`` goes on (the station's page shows them)
 
-    def __init__(self, folder: Path, *, max_finetune_steps: int = 1, window: bool = False, early_stop: bool = True):
+    def __init__(self, folder: Path, *, max_finetune_steps: int = 1, window: bool = False, early_stop: bool = True,
+                 kernel: bool = True):
+        """``kernel`` False: the attention as TensorFlow operations (engine version 3) even where
+        the compiled kernel loads (``kernels.load``); for comparisons."""
         tf, _ = load()
         from gpt_2_simple.src import encoder, model
 
@@ -112,8 +115,10 @@ class FastEngine:
         hp = model.default_hparams()
         hp.override_from_dict(self.hparams.as_dict())
         v1 = tf.compat.v1
+        self.kernel = kernels.load(tf) if kernel else None  # before a kept graph is read: it may hold the kernel's op
+        self.version = VERSIONS["fast"] if self.kernel is not None else WITHOUT_KERNEL
         shape = {"hparams": self.hparams.as_dict(), "max_finetune_steps": max_finetune_steps, "window": window,
-                 "end_of_text": self.end_of_text if early_stop else None}
+                 "end_of_text": self.end_of_text if early_stop else None, "kernel": self.kernel is not None}
         name = graph_cache.key(tf, model, shape)
         kept = graph_cache.read(tf, name)
         init = None
@@ -149,7 +154,7 @@ class FastEngine:
             self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
             self.adam = Adam(tf, self.loss, self.weights, max_steps=self.max_finetune_steps, accumulate=self.can_window, output=output,
                              blocks=forward.Blocks(tf, model, hp))
-            self.sampler = SamplerGraph(tf, model, hp, self.end_of_text if early_stop else None)
+            self.sampler = SamplerGraph(tf, model, hp, self.end_of_text if early_stop else None, self.kernel)
             self.checkpoint_path = v1.placeholder(tf.string, [], name="checkpoint")
             self.restore = restore_chain(tf, self.weights, self.checkpoint_path)
             # The weights come from the checkpoint: initialise only our own

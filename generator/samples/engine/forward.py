@@ -50,6 +50,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 VOCAB_BLOCK_BYTES = 4 << 20
 
 
@@ -168,7 +170,7 @@ def gelu(tf, x):
 GELU_SCALE = float(np.sqrt(2 / np.pi))  # the library's np.sqrt(2/np.pi), the same float32 when it meets x
 
 
-def step(tf, hp, weights: dict, tokens, past, keys, values, i):
+def step(tf, hp, weights: dict, tokens, past, keys, values, i, kernel=None):
     """The ``i``-th token the run feeds, one per row (``tokens`` [batch]): the logits
     [batch, vocab], and ``keys`` and ``values`` (``generated_buffers``) with this token's
     written at ``i``, in place. ``past``: the prompt's keys and values (``prompt``), read by
@@ -178,7 +180,10 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i):
     its first axis shares its memory), all of each chunk, the positions not yet written in
     the last one masked out. ``InplaceUpdate`` writes into its input's memory whatever else
     holds it, so a buffer must have no reader but its own next write: here the attention
-    reads it before the logits, and the next step's write waits for the token drawn from them."""
+    reads it before the logits, and the next step's write waits for the token drawn from them.
+
+    ``kernel``: the compiled attention (``kernels.load``, engine version 4), which computes
+    all of ``attend`` below in one op; None, the TensorFlow operations (version 3)."""
     heads, nx = hp.n_head, hp.n_embd
     features = nx // heads
     scale = tf.math.rsqrt(tf.cast(features, tf.float32))
@@ -219,10 +224,13 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i):
     h = tf.gather(weights["wte"], tokens) + tf.gather(weights["wpe"], tf.shape(prompt_keys[0])[2] + i)
     new_keys, new_values = [], []
     for layer, w in enumerate(weights["layers"]):
-        q, k, v = (tf.reshape(x, [-1, heads, 1, features]) for x in tf.split(dense(_norm(tf, h, w["ln_1"]), w["c_attn"]), 3, axis=1))
+        q, k, v = tf.split(dense(_norm(tf, h, w["ln_1"]), w["c_attn"]), 3, axis=1)  # each [batch, n_embd]
         new_keys.append(write(keys[layer], k))
         new_values.append(write(values[layer], v))
-        a = attend(q, prompt_keys[layer], prompt_values[layer], new_keys[layer], new_values[layer])
+        if kernel is not None:
+            a = getattr(kernel, kernels.OP)(q, prompt_keys[layer], prompt_values[layer], new_keys[layer], new_values[layer], i)
+        else:
+            a = attend(tf.reshape(q, [-1, heads, 1, features]), prompt_keys[layer], prompt_values[layer], new_keys[layer], new_values[layer])
         h = h + dense(a, w["attn_proj"])
         h = h + dense(gelu(tf, dense(_norm(tf, h, w["ln_2"]), w["c_fc"])), w["mlp_proj"])
     return output_layer(tf, _norm(tf, h, weights["ln_f"]), weights["blocks"]), new_keys, new_values

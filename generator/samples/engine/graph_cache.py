@@ -32,7 +32,8 @@ from ...fsutil import atomic_write_bytes, digest
 
 log = logging.getLogger(__name__)
 
-_ENGINE_MODULES = ("fast.py", "forward.py", "sampler.py", "adam.py", "recompute.py", "windows.py", "tf.py", "graph_cache.py")
+_ENGINE_MODULES = ("fast.py", "forward.py", "sampler.py", "adam.py", "recompute.py", "windows.py", "tf.py", "graph_cache.py", "kernels.py",
+                   "decode_attention.cc")
 _SWITCHES = ("TF2_BEHAVIOR", "TF_ENABLE_CONTROL_FLOW_V2", "TF_ENABLE_ONEDNN_OPTS")
 KEEP = 8
 _KEY = re.compile("[0-9a-f]{32}")  # key()'s names
@@ -84,7 +85,7 @@ class Kept:
         return part
 
 
-def _private(path: Path) -> bool:
+def private(path: Path) -> bool:
     """Owned by this user and writable by no one else."""
     st = path.stat()
     return st.st_uid == os.getuid() and not st.st_mode & 0o022
@@ -126,7 +127,7 @@ def read(tf, name: str) -> tuple[object, dict] | None:
         return None
     graph_file = where / f"{name}.pb"
     try:
-        if not all(_private(p) for p in (where, graph_file, where / f"{name}.json")):
+        if not all(private(p) for p in (where, graph_file, where / f"{name}.json")):
             raise PermissionError("another user could have written it")
         data = graph_file.read_bytes()
         if digest(data, 32) != handles.pop("graph_digest"):

@@ -44,8 +44,9 @@ def tf1_loop(tf) -> Iterator[None]:
 
 
 class SamplerGraph(graph_cache.Kept):
-    def __init__(self, tf, model, hp, end_of_text: int | None):
-        """``end_of_text`` None: no early stop (the loop always runs ``length`` steps)."""
+    def __init__(self, tf, model, hp, end_of_text: int | None, kernel=None):
+        """``end_of_text`` None: no early stop (the loop always runs ``length`` steps).
+        ``kernel``: the compiled attention (``kernels.load``), or None (``forward.step``)."""
         v1 = tf.compat.v1
         self.context = v1.placeholder(tf.int32, [1, None], name="context")
         self.batch = v1.placeholder(tf.int32, [], name="samples")
@@ -73,7 +74,7 @@ class SamplerGraph(graph_cache.Kept):
         cache_shape = tf.TensorShape([None, None, forward.CHUNK, hp.n_embd // hp.n_head])
 
         def body(i, keys, values, prev, ended, output):
-            logits, keys, values = forward.step(tf, hp, weights, prev, past, keys, values, i)
+            logits, keys, values = forward.step(tf, hp, weights, prev, past, keys, values, i, kernel)
             token = draw(logits, i)
             # a list, as loop_vars is: with maximum_iterations a TF1 loop compares the structures
             return [i + 1, keys, values, token, ended | tf.equal(token, eot), tf.concat([output, token[:, tf.newaxis]], axis=1)]

@@ -1,0 +1,105 @@
+"""The sampler's attention kernel (``decode_attention.cc``), compiled here once and loaded.
+
+TensorFlow runs a custom op from a shared library built against the installed TensorFlow's
+own headers (``tf.sysconfig``), so the library is compiled on the machine that runs it, by
+its C++ compiler (``$CXX``, or ``g++``): about 12 s, once. The library is kept beside the
+engine's graphs (``graph_cache.folder()``, in ``kernels/``), named by a digest of the source,
+the compile command, the compiler's version and TensorFlow's version, so any change compiles
+it again. As with a kept graph, it is loaded only from a folder that no other user can
+write: it is a program. With the cache off (``VSR_GRAPH_CACHE=off``) it is compiled for the
+process, in a temporary folder.
+
+Where there is no compiler, the compile fails, or TensorFlow sees a GPU (the kernel is the
+CPU's; on a GPU its inputs would go back and forth every step), ``load`` says why in the log
+and returns None: the engine then runs the attention as TensorFlow operations, engine
+version 3 (``common.VERSIONS``), and records that version with its runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ...fsutil import digest
+from ...platform import isa_level
+from . import graph_cache
+
+log = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).resolve().parent / "decode_attention.cc"
+OP = "vsr_decode_attention"  # the op as tf.load_op_library's module names it
+_loaded: list = []  # the module, once loaded: a process registers the op once
+
+
+def compile_command(tf, source: Path, target: Path) -> list[str]:
+    """The compiler's command line. ``-ffp-contract=off``: no multiply and add fused into
+    one rounding, so the bits are those of the source's order on every x86 level (the
+    kernel's sums are in lanes whose order the source fixes; wider vectors change the speed,
+    not the result)."""
+    compiler = os.environ.get("CXX") or "g++"
+    level = isa_level().split()[0]
+    target_flags = [f"-march={level}"] if level.startswith("x86-64-v") else []
+    return [compiler, "-shared", "-fPIC", "-O3", "-ffp-contract=off", *target_flags, *tf.sysconfig.get_compile_flags(),
+            str(source), "-o", str(target), *tf.sysconfig.get_link_flags()]
+
+
+def _compiler_version(command: list[str]) -> str:
+    return subprocess.run([command[0], "--version"], capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def _build(tf, where: Path) -> Path:
+    """The library in ``where``, compiled unless it is there already."""
+    probe = compile_command(tf, SOURCE, where / "decode_attention.so")
+    name = digest("\n".join([SOURCE.read_text(encoding="utf-8"), " ".join(probe[:-3]), _compiler_version(probe), tf.__version__]), 32)
+    library = where / f"decode_attention-{name}.so"
+    if library.exists():
+        return library
+    log.info("compiling the sampler's attention kernel (once, about 12 s)")
+    fd, partial = tempfile.mkstemp(dir=where, prefix=".decode_attention-", suffix=".so.tmp")
+    os.close(fd)
+    try:
+        run = subprocess.run(compile_command(tf, SOURCE, Path(partial)), capture_output=True, text=True, timeout=600)
+        if run.returncode:
+            raise RuntimeError(run.stderr.strip().splitlines()[-1] if run.stderr.strip() else f"exit status {run.returncode}")
+        os.chmod(partial, 0o700)
+        os.replace(partial, library)  # whole or not at all, whoever compiled it first
+    finally:
+        Path(partial).unlink(missing_ok=True)
+    return library
+
+
+def load(tf):
+    """The op's Python module (``getattr(module, OP)`` builds the op), or None (the log says why)."""
+    if tf.config.list_physical_devices("GPU"):
+        log.info("a GPU is visible: the sampler's attention runs as TensorFlow operations (engine version 3)")
+        return None
+    if not shutil.which(os.environ.get("CXX") or "g++"):
+        log.warning("no C++ compiler (g++, or $CXX): the sampler's attention runs as TensorFlow operations, slower "
+                    "(engine version 3); installing g++ makes it faster")
+        return None
+    if _loaded:
+        return _loaded[0]
+    kept = graph_cache.folder()
+    try:
+        if kept is None:
+            where = Path(tempfile.mkdtemp(prefix="vsr-kernel-"))
+        else:
+            where = kept / "kernels"
+            where.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not graph_cache.private(where):
+                raise PermissionError(f"{where} could be written by another user")
+        library = _build(tf, where)
+        if not graph_cache.private(library):
+            raise PermissionError(f"{library} could be written by another user")
+        _loaded.append(tf.load_op_library(str(library)))
+        if kept is None:
+            shutil.rmtree(where, ignore_errors=True)  # loaded: the process keeps its mapping
+        return _loaded[0]
+    except Exception as err:  # noqa: BLE001 - any failure: the TensorFlow operations still work
+        log.warning("the sampler's attention kernel could not be built or loaded (%s): it runs as TensorFlow "
+                    "operations, slower (engine version 3)", err)
+        return None
