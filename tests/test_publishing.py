@@ -88,13 +88,13 @@ def _shims(tmp_path: Path, present: list[str], uid: int, sudo: bool) -> tuple[di
     "present, uid, sudo, expected",
     [
         # NodeSource's Node.js brings npm: Debian's npm (which conflicts with it) is never asked for
-        (["node", "npm", "zbarimg", "epubcheck", "pdftotext"], 0, False, ["apt-get update -qq", "apt-get install -y -qq chromium default-jre-headless"]),
+        (["node", "npm", "zbarimg", "epubcheck", "pdftotext", "g++"], 0, False, ["apt-get update -qq", "apt-get install -y -qq chromium default-jre-headless"]),
         # root without sudo installed: apt-get directly
-        ([], 0, False, ["apt-get update -qq", "apt-get install -y -qq chromium default-jre-headless nodejs npm zbar-tools epubcheck poppler-utils"]),
+        ([], 0, False, ["apt-get update -qq", "apt-get install -y -qq chromium default-jre-headless nodejs npm zbar-tools epubcheck poppler-utils g++"]),
         # a user: through sudo
-        (["chromium", "java", "zbarimg", "epubcheck", "pdftotext"], 1000, True, ["sudo apt-get update -qq", "apt-get update -qq", "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm", "apt-get install -y -qq nodejs npm"]),
+        (["chromium", "java", "zbarimg", "epubcheck", "pdftotext", "g++"], 1000, True, ["sudo apt-get update -qq", "apt-get update -qq", "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm", "apt-get install -y -qq nodejs npm"]),
         # everything there: nothing runs
-        (["chromium", "java", "node", "npm", "zbarimg", "epubcheck", "pdftotext"], 1000, True, []),
+        (["chromium", "java", "node", "npm", "zbarimg", "epubcheck", "pdftotext", "g++"], 1000, True, []),
     ],
 )
 def test_system_packages_installs_only_what_is_missing(tmp_path, present, uid, sudo, expected):
