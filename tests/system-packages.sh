@@ -2,8 +2,8 @@
 # Installs the Debian packages the tests need, only those that are missing:
 # Chromium (browser tests; never `playwright install`), Java (Nu Html Checker),
 # Node.js and npm (axe-core, vnu-jar, Lighthouse), zbar-tools (zbarimg reads the wall label's QR code),
-# epubcheck and poppler-utils (the book: its EPUB checked, its PDF's text read), g++ (the sampler's
-# attention kernel, engine/decode_attention.cc, compiled once on the machine that runs it). sudo is used only when not root.
+# epubcheck and poppler-utils (the book: its EPUB checked, its PDF's text read), g++ (the sampling
+# step's kernels, engine/step_kernels.cc, compiled once on the machine that runs them). sudo is used only when not root.
 # A Node.js from NodeSource bundles npm, and Debian's npm conflicts with it, so
 # npm is asked for only when no npm is on the PATH.
 set -eu

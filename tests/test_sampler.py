@@ -23,14 +23,17 @@ def engine(models):
     e.close()
 
 
-def test_the_engine_runs_its_compiled_attention(engine):
-    """The tests' machine has g++ (tests/system-packages.sh): the kernel is built, loaded and
-    in the sampler's graph, and the engine is version 4."""
+def test_the_engine_runs_its_compiled_kernels(engine):
+    """The tests' machine has g++ (tests/system-packages.sh): the kernels are built, loaded and
+    in the sampler's graph (an attention a layer, two norms a layer and the last one), and the
+    engine is version 4."""
     from generator.samples.engine.common import VERSIONS
 
-    assert engine.kernel is not None, "the attention kernel did not load: see the log (is g++ installed?)"
+    assert engine.kernel is not None, "the sampler's kernels did not load: see the log (is g++ installed?)"
     assert engine.version == VERSIONS["fast"] == 4
-    assert sum(op.type == "VsrDecodeAttention" for op in engine.graph.get_operations()) == engine.hparams.n_layer
+    ops = [op.type for op in engine.graph.get_operations()]
+    assert ops.count("VsrDecodeAttention") == engine.hparams.n_layer
+    assert ops.count("VsrLayerNorm") == 2 * engine.hparams.n_layer + 1
 
 
 def _reference_and_ours(models, tokens: list[int], follow: np.ndarray, kernel=None):

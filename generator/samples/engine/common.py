@@ -24,9 +24,9 @@ SEED_CONTEXT = 1023  # gpt-2-simple's generate() holds at most 1023 tokens, prom
 # as x * x * x (``forward.step``): its logits within 1e-5 of the library's (of each row's largest), no longer bit for bit.
 # fast 3 (2026-12-06): the drawn tokens' keys and values sit in chunks of 16 positions made once
 # for the run; the attention weighs each chunk's values apart and sums the chunks.
-# fast 4 (2026-12-07): each layer's attention in a step is one compiled op
-# (``decode_attention.cc``): its own order of the sums and its own exponential. Where that op
-# cannot be built (no C++ compiler) or TensorFlow sees a GPU, the engine is still version 3
+# fast 4 (2026-12-06): each layer's attention and each norm in a sampling step is one compiled
+# op (``step_kernels.cc``): their own order of the sums and their own exponential. Where the
+# ops cannot be built (no C++ compiler) or TensorFlow sees a GPU, the engine is still version 3
 # (``WITHOUT_KERNEL``) and records that.
 VERSIONS = {"fast": 4, "seed": 1}
 WITHOUT_KERNEL = 3  # the fast engine's version where it runs the attention as TensorFlow operations

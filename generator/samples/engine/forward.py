@@ -182,8 +182,8 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i, kernel=None):
     holds it, so a buffer must have no reader but its own next write: here the attention
     reads it before the logits, and the next step's write waits for the token drawn from them.
 
-    ``kernel``: the compiled attention (``kernels.load``, engine version 4), which computes
-    all of ``attend`` below in one op; None, the TensorFlow operations (version 3)."""
+    ``kernel``: the compiled kernels (``kernels.load``, engine version 4): ``attend`` below and
+    each norm, one op each; None, the TensorFlow operations (version 3)."""
     heads, nx = hp.n_head, hp.n_embd
     features = nx // heads
     scale = tf.math.rsqrt(tf.cast(features, tf.float32))
@@ -221,16 +221,20 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i, kernel=None):
     def dense(x, kernel_bias):
         return tf.matmul(x, kernel_bias[0]) + kernel_bias[1]
 
+    def norm(x, gain_bias):
+        return _norm(tf, x, gain_bias) if kernel is None else getattr(kernel, kernels.NORM)(x, *gain_bias)
+
+
     h = tf.gather(weights["wte"], tokens) + tf.gather(weights["wpe"], tf.shape(prompt_keys[0])[2] + i)
     new_keys, new_values = [], []
     for layer, w in enumerate(weights["layers"]):
-        q, k, v = tf.split(dense(_norm(tf, h, w["ln_1"]), w["c_attn"]), 3, axis=1)  # each [batch, n_embd]
+        q, k, v = tf.split(dense(norm(h, w["ln_1"]), w["c_attn"]), 3, axis=1)  # each [batch, n_embd]
         new_keys.append(write(keys[layer], k))
         new_values.append(write(values[layer], v))
         if kernel is not None:
-            a = getattr(kernel, kernels.OP)(q, prompt_keys[layer], prompt_values[layer], new_keys[layer], new_values[layer], i)
+            a = getattr(kernel, kernels.ATTENTION)(q, prompt_keys[layer], prompt_values[layer], new_keys[layer], new_values[layer], i)
         else:
             a = attend(tf.reshape(q, [-1, heads, 1, features]), prompt_keys[layer], prompt_values[layer], new_keys[layer], new_values[layer])
         h = h + dense(a, w["attn_proj"])
-        h = h + dense(gelu(tf, dense(_norm(tf, h, w["ln_2"]), w["c_fc"])), w["mlp_proj"])
-    return output_layer(tf, _norm(tf, h, weights["ln_f"]), weights["blocks"]), new_keys, new_values
+        h = h + dense(gelu(tf, dense(norm(h, w["ln_2"]), w["c_fc"])), w["mlp_proj"])
+    return output_layer(tf, norm(h, weights["ln_f"]), weights["blocks"]), new_keys, new_values

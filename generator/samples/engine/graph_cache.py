@@ -33,7 +33,7 @@ from ...fsutil import atomic_write_bytes, digest
 log = logging.getLogger(__name__)
 
 _ENGINE_MODULES = ("fast.py", "forward.py", "sampler.py", "adam.py", "recompute.py", "windows.py", "tf.py", "graph_cache.py", "kernels.py",
-                   "decode_attention.cc")
+                   "step_kernels.cc")
 _SWITCHES = ("TF2_BEHAVIOR", "TF_ENABLE_CONTROL_FLOW_V2", "TF_ENABLE_ONEDNN_OPTS")
 KEEP = 8
 _KEY = re.compile("[0-9a-f]{32}")  # key()'s names

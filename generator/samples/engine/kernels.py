@@ -1,4 +1,5 @@
-"""The sampler's attention kernel (``decode_attention.cc``), compiled here once and loaded.
+"""The sampling step's kernels (``step_kernels.cc``: the attention and the norm), compiled
+here once and loaded.
 
 TensorFlow runs a custom op from a shared library built against the installed TensorFlow's
 own headers (``tf.sysconfig``), so the library is compiled on the machine that runs it, by
@@ -11,8 +12,8 @@ process, in a temporary folder.
 
 Where there is no compiler, the compile fails, or TensorFlow sees a GPU (the kernel is the
 CPU's; on a GPU its inputs would go back and forth every step), ``load`` says why in the log
-and returns None: the engine then runs the attention as TensorFlow operations, engine
-version 3 (``common.VERSIONS``), and records that version with its runs.
+and returns None: the engine then runs the step as TensorFlow operations, engine version 3
+(``common.VERSIONS``), and records that version with its runs.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from . import graph_cache
 
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).resolve().parent / "decode_attention.cc"
-OP = "vsr_decode_attention"  # the op as tf.load_op_library's module names it
+SOURCE = Path(__file__).resolve().parent / "step_kernels.cc"
+# the ops as tf.load_op_library's module names them
+ATTENTION, NORM = "vsr_decode_attention", "vsr_layer_norm"
 _loaded: list = []  # the module, once loaded: a process registers the op once
 
 
@@ -53,13 +55,13 @@ def _compiler_version(command: list[str]) -> str:
 
 def _build(tf, where: Path) -> Path:
     """The library in ``where``, compiled unless it is there already."""
-    probe = compile_command(tf, SOURCE, where / "decode_attention.so")
+    probe = compile_command(tf, SOURCE, where / "step_kernels.so")
     name = digest("\n".join([SOURCE.read_text(encoding="utf-8"), " ".join(probe[:-3]), _compiler_version(probe), tf.__version__]), 32)
-    library = where / f"decode_attention-{name}.so"
+    library = where / f"step_kernels-{name}.so"
     if library.exists():
         return library
-    log.info("compiling the sampler's attention kernel (once, about 12 s)")
-    fd, partial = tempfile.mkstemp(dir=where, prefix=".decode_attention-", suffix=".so.tmp")
+    log.info("compiling the sampler's kernels (once, about 15 s)")
+    fd, partial = tempfile.mkstemp(dir=where, prefix=".step_kernels-", suffix=".so.tmp")
     os.close(fd)
     try:
         run = subprocess.run(compile_command(tf, SOURCE, Path(partial)), capture_output=True, text=True, timeout=600)
@@ -73,12 +75,12 @@ def _build(tf, where: Path) -> Path:
 
 
 def load(tf):
-    """The op's Python module (``getattr(module, OP)`` builds the op), or None (the log says why)."""
+    """The library's Python module (``getattr(module, ATTENTION)`` builds that op), or None (the log says why)."""
     if tf.config.list_physical_devices("GPU"):
-        log.info("a GPU is visible: the sampler's attention runs as TensorFlow operations (engine version 3)")
+        log.info("a GPU is visible: the sampling step runs as TensorFlow operations (engine version 3)")
         return None
     if not shutil.which(os.environ.get("CXX") or "g++"):
-        log.warning("no C++ compiler (g++, or $CXX): the sampler's attention runs as TensorFlow operations, slower "
+        log.warning("no C++ compiler (g++, or $CXX): the sampling step runs as TensorFlow operations, slower "
                     "(engine version 3); installing g++ makes it faster")
         return None
     if _loaded:
@@ -100,6 +102,6 @@ def load(tf):
             shutil.rmtree(where, ignore_errors=True)  # loaded: the process keeps its mapping
         return _loaded[0]
     except Exception as err:  # noqa: BLE001 - any failure: the TensorFlow operations still work
-        log.warning("the sampler's attention kernel could not be built or loaded (%s): it runs as TensorFlow "
+        log.warning("the sampler's kernels could not be built or loaded (%s): the step runs as TensorFlow "
                     "operations, slower (engine version 3)", err)
         return None

@@ -1,14 +1,18 @@
-// One sampling step's attention for every row and head at once: the op VsrDecodeAttention.
+// The sampling step's kernels, compiled by kernels.py: VsrDecodeAttention (one layer's
+// attention for every row and head) and VsrLayerNorm (the library's norm).
 //
-// What forward.step's TensorFlow operations compute (engine version 3), in one kernel: the
-// new token's query against the prompt's keys (one copy for every row) and against the keys
-// this run has drawn so far (the chunked buffers, forward.generated_buffers), one softmax
-// over both, and the weighted sum of the values. In TensorFlow that is four small batched
-// matmuls, two transposes, a concatenation and a softmax a layer, each paying oneDNN's fixed
-// cost of 50-300 us; here it is one pass over the keys and values, which is what bounds it.
+// VsrDecodeAttention is what forward.step's TensorFlow operations compute (engine version 3),
+// in one kernel: the new token's query against the prompt's keys (one copy for every row) and
+// against the keys this run has drawn so far (the chunked buffers,
+// forward.generated_buffers), one softmax over both, and the weighted sum of the values. In
+// TensorFlow that is four small batched matmuls, two transposes, a concatenation and a
+// softmax a layer, each paying oneDNN's fixed cost of 50-300 us; here it is one pass over the
+// keys and values, which is what bounds it. The norm is nine small TensorFlow operations on
+// [batch, n] rows: here one pass. (A bias-and-GELU kernel was measured too, and was no
+// faster than TensorFlow's own vectorized operations.)
 //
 // The bits depend on nothing but the inputs: every sum is taken in an order fixed here
-// (a dot product in 16 lanes joined by a fixed tree, the rest in position order), the
+// (over features in 16 lanes joined by a fixed tree, the rest in position order), the
 // exponential is the polynomial below, and kernels.py compiles this with
 // -ffp-contract=off, so no multiply and add are fused. Rows go to threads whole, so the
 // thread count changes nothing either.
@@ -73,6 +77,18 @@ inline float Exp(float x) {
   float two_to_n;
   std::memcpy(&two_to_n, &bits, sizeof two_to_n);
   return p * two_to_n;
+}
+
+// the sum of n floats in 16 lanes, joined as Dot's are
+inline float Sum(const float* a, int n) {
+  float lane[kLanes] = {0};
+  int f = 0;
+  for (; f + kLanes <= n; f += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane[l] += a[f + l];
+  for (int l = 0; f < n; ++f, ++l) lane[l] += a[f];
+  for (int width = kLanes / 2; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) lane[l] += lane[l + width];
+  return lane[0];
 }
 
 inline void AddScaled(float w, const float* x, float* y, int n) {
@@ -145,3 +161,59 @@ class VsrDecodeAttentionOp : public OpKernel {
 };
 
 REGISTER_KERNEL_BUILDER(Name("VsrDecodeAttention").Device(DEVICE_CPU), VsrDecodeAttentionOp);
+
+namespace {
+
+// The rows of a [rows, n] input, each row to one thread whole.
+template <typename Row>
+void ForEachRow(OpKernelContext* context, int64_t rows, int64_t cost_per_row, Row row) {
+  const auto* threads = context->device()->tensorflow_cpu_worker_threads();
+  Shard(threads->num_threads, threads->workers, rows, cost_per_row, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) row(r);
+  });
+}
+
+}  // namespace
+
+REGISTER_OP("VsrLayerNorm")
+    .Input("x: float")     // [rows, n]
+    .Input("gain: float")  // [n]
+    .Input("bias: float")  // [n]
+    .Output("y: float")
+    .SetShapeFn([](shape_inference::InferenceContext* c) {
+      c->set_output(0, c->input(0));
+      return absl::OkStatus();
+    });
+
+// The library's norm over each row: u = mean(x), s = mean((x - u)^2),
+// y = (x - u) * rsqrt(s + 1e-5) * gain + bias.
+class VsrLayerNormOp : public OpKernel {
+ public:
+  explicit VsrLayerNormOp(OpKernelConstruction* context) : OpKernel(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& x = context->input(0);
+    const Tensor& gain = context->input(1);
+    const Tensor& bias = context->input(2);
+    OP_REQUIRES(context, x.dims() == 2 && gain.dims() == 1 && gain.shape() == bias.shape() && gain.dim_size(0) == x.dim_size(1),
+                errors::InvalidArgument("VsrLayerNorm: x [rows, n], gain and bias [n]"));
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, x.shape(), &y));
+    const int n = static_cast<int>(x.dim_size(1));
+    const float* in = x.flat<float>().data();
+    const float* g = gain.flat<float>().data();
+    const float* b = bias.flat<float>().data();
+    float* out = y->flat<float>().data();
+    ForEachRow(context, x.dim_size(0), n * 8, [&](int64_t r) {
+      const float* xr = in + r * n;
+      float* yr = out + r * n;
+      const float u = Sum(xr, n) / static_cast<float>(n);
+      for (int f = 0; f < n; ++f) yr[f] = (xr[f] - u) * (xr[f] - u);
+      const float s = Sum(yr, n) / static_cast<float>(n);
+      const float scale = 1.0f / std::sqrt(s + 1e-5f);
+      for (int f = 0; f < n; ++f) yr[f] = (xr[f] - u) * scale * g[f] + b[f];
+    });
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("VsrLayerNorm").Device(DEVICE_CPU), VsrLayerNormOp);
