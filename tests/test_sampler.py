@@ -139,6 +139,37 @@ def test_greedy_tokens_are_the_librarys_sample_sequence(models, engine):
     assert ours.shape[1] == params.length or engine.end_of_text in list(ours[0])
 
 
+def test_after_a_fine_tune_greedy_tokens_are_the_librarys_on_the_tuned_weights(models, engine):
+    """The fine-tuned weights, everywhere the sampler reads them: the output layer's transposed
+    copy of the embeddings included (a copy made at the restore would be the base model's)."""
+    from gpt_2_simple.src import model, sample
+
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    v1 = tf.compat.v1
+    hp = model.default_hparams()
+    hp.override_from_dict(engine.hparams.as_dict())
+    tuned = dataclasses.replace(BASE, learning_rate=1e-2)  # a step that changes what the model says
+    params = dataclasses.replace(tuned, top_k=1, temperature=1.0, length=40)
+    engine.finetune(PROMPTS[0], tuned)
+    ours = engine.sample_tokens(PROMPTS[0], params, 1)
+    weights = dict(zip([w.name.split(":")[0] for w in engine.weights], engine.sess.run(engine.weights)))
+    tokens = engine.encode(PROMPTS[0])
+    graph = tf.Graph()
+    with graph.as_default():
+        context = v1.placeholder(tf.int32, [1, None])
+        out = sample.sample_sequence(hparams=hp, length=params.length, context=context, batch_size=1, temperature=1.0, top_k=1)
+        with v1.Session(graph=graph, config=_engine_config(tf)) as sess:
+            for v in v1.global_variables():
+                v.load(weights[v.op.name], sess)
+            theirs = sess.run(out, {context: [tokens]})[:, len(tokens):]
+    engine.reset()
+    base = engine.sample_tokens(PROMPTS[0], params, 1)
+    assert not np.array_equal(base, ours[:, : base.shape[1]]) or base.shape != ours.shape, "the fine-tune changed nothing: the test shows nothing"
+    assert np.array_equal(ours, theirs[:, : ours.shape[1]])
+
+
 @pytest.mark.parametrize("n_embd", [768, 1024])
 def test_output_layer_in_vocabulary_blocks_is_the_librarys_matmul(n_embd):
     """At GPT-2's own sizes (124M's and 355M's width, the whole vocabulary), where the tiny
