@@ -140,8 +140,9 @@ def test_greedy_tokens_are_the_librarys_sample_sequence(models, engine):
 
 
 def test_after_a_fine_tune_greedy_tokens_are_the_librarys_on_the_tuned_weights(models, engine):
-    """The fine-tuned weights, everywhere the sampler reads them: the output layer's transposed
-    copy of the embeddings included (a copy made at the restore would be the base model's)."""
+    """The fine-tuned weights, everywhere the sampler reads them (a copy of a weight made at the
+    restore, such as a transposed copy of the embeddings for the output layer, would be the
+    base model's: sampling against one fails this test)."""
     from gpt_2_simple.src import model, sample
 
     from generator.samples.engine.tf import load

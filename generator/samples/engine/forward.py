@@ -113,8 +113,7 @@ def output_layer(tf, h, blocks: list):
 
 def step_weights(tf, hp, block_rows: int | None = None) -> dict:
     """The weights a step reads, shaped for it once, outside the sampling loop: each
-    ``conv1d``'s ``[1, nx, nf]`` kernel as ``[nx, nf]``, ``wte`` in vocabulary blocks, and
-    ``wte`` transposed (computed only where a step reads it: a copy of its size, for the run)."""
+    ``conv1d``'s ``[1, nx, nf]`` kernel as ``[nx, nf]``, and ``wte`` in vocabulary blocks."""
     v1 = tf.compat.v1
     with v1.variable_scope("model", reuse=True):
         get = v1.get_variable
@@ -132,10 +131,7 @@ def step_weights(tf, hp, block_rows: int | None = None) -> dict:
             for i in range(hp.n_layer)
         ]
         return {"layers": layers, "ln_f": norm("ln_f"), "wte": get("wte"), "wpe": get("wpe"),
-                "blocks": vocab_blocks(tf, get("wte"), hp, block_rows),
-                # [n_embd, n_vocab], for the compiled step (engine version 4): made from the
-                # weights as they are each time the sampler runs, so never older than a fine-tune
-                "wte_t": tf.transpose(get("wte"))}
+                "blocks": vocab_blocks(tf, get("wte"), hp, block_rows)}
 
 
 def _norm(tf, x, gain_bias, epsilon=1e-5):
@@ -187,8 +183,7 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i, kernel=None):
     reads it before the logits, and the next step's write waits for the token drawn from them.
 
     ``kernel``: the compiled kernels (``kernels.load``, engine version 4): ``attend`` below and
-    each norm, one op each, and the output layer against ``weights["wte_t"]``; None, the
-    TensorFlow operations and the vocabulary blocks (version 3)."""
+    each norm, one op each; None, the TensorFlow operations (version 3)."""
     heads, nx = hp.n_head, hp.n_embd
     features = nx // heads
     scale = tf.math.rsqrt(tf.cast(features, tf.float32))
@@ -242,6 +237,4 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i, kernel=None):
             a = attend(tf.reshape(q, [-1, heads, 1, features]), prompt_keys[layer], prompt_values[layer], new_keys[layer], new_values[layer])
         h = h + dense(a, w["attn_proj"])
         h = h + dense(gelu(tf, dense(norm(h, w["ln_2"]), w["c_fc"])), w["mlp_proj"])
-    if kernel is not None:  # against a transposed copy: 3% less sampling on 124M's shape than the blocks
-        return tf.matmul(norm(h, weights["ln_f"]), weights["wte_t"]), new_keys, new_values
     return output_layer(tf, norm(h, weights["ln_f"]), weights["blocks"]), new_keys, new_values
