@@ -201,6 +201,29 @@ length and the written chunks change the shapes from passage to passage (and ste
 so it compiled again on passages it had seen; its best passage, 8.0 s, was still slower
 than the plain graph's worst. Left out.
 
+2026-12-06, engine version 4: each layer's attention in a step, and each norm, is one compiled
+op (``engine/step_kernels.cc``), `--rows passage`, 10 x 100, N passages:
+
+| shape | N | a passage: restore + fine-tune + sample | sampler / floor | passage / floor |
+|---|---|---|---|---|
+| 124M | 3 | 0.32 + 0.83 + 6.65 s | 6.65 / 5.16 s = 1.29x | 1.51x |
+| 355M | 2 | 0.84 + 2.33 + 18.32 s | 18.32 / 15.48 s = 1.18x | 1.39x |
+| 774M | 2 | 1.67 + 4.33 + 36.35 s | 36.35 / 31.64 s = 1.15x | 1.34x |
+| 1558M | 1 | 3.80 + 10.86 + 69.51 s | 69.51 / 60.07 s = 1.16x | 1.40x |
+
+Where 124M's sampler goes now (a traced run): the weights' matmuls 79% of the op time, the
+attention kernel 6% (about 0.37 ms a layer, close to what reading the keys and values costs
+at this machine's bandwidth), the draw (top-k, the categorical, the selects) 4%, the rest
+small operations. What still separates 124M from 1.2x is mostly the weights' matmuls, which
+run slower in the sampler than in the floor's loop: the floor reads nothing but the weights,
+and 480 MiB of L3 hold most of 124M's 500 MB; the sampler also reads every sample's keys and
+values (3.7 GB over a 10 x 100 run at this width), which push weights out. 1558M's weights
+(6.2 GB) never fit, so there the floor is memory's and the sampler is within 1.2x. The
+passage targets (1.35x, 1.3x) are missed by the restore and the fine-tune: on 1558M they are
+14.7 s, 0.24 of the floor, where reading 6.2 GB once at 11 GB/s is 0.6 s and the fine-tune's
+arithmetic (three passes through the blocks, about 0.9 TFLOP at 192 GFLOP/s) about 4.5 s.
+``python bench/kernels.py`` compares the two steps alternately in one process.
+
 No GPU was lent to the sessions that measured this: ``bench/device.sh`` is
 ready for one and has not run yet.
 """

@@ -95,14 +95,14 @@ def stream_seed(params: Params, prompt: str) -> list[int]:
 
 class FastEngine:
     recipe = "fast"
-    version = VERSIONS["fast"]  # WITHOUT_KERNEL for an engine that could not load its kernel (``kernels.load``)
+    version = VERSIONS["fast"]  # WITHOUT_KERNEL for an engine without its compiled kernels (``kernels.load``)
     origin = None  # set by ``factory.open_engine`` from the folder's record
     on_stage = None  # called with "finetuning", then "sampling", as ``generate`` goes on (the station's page shows them)
 
     def __init__(self, folder: Path, *, max_finetune_steps: int = 1, window: bool = False, early_stop: bool = True,
                  kernel: bool = True):
-        """``kernel`` False: the attention as TensorFlow operations (engine version 3) even where
-        the compiled kernel loads (``kernels.load``); for comparisons."""
+        """``kernel`` False: the sampling step as TensorFlow operations (engine version 3) even
+        where the compiled kernels load (``kernels.load``); for comparisons (``bench/kernels.py``)."""
         tf, _ = load()
         from gpt_2_simple.src import encoder, model
 
@@ -115,7 +115,7 @@ class FastEngine:
         hp = model.default_hparams()
         hp.override_from_dict(self.hparams.as_dict())
         v1 = tf.compat.v1
-        self.kernel = kernels.load(tf) if kernel else None  # before a kept graph is read: it may hold the kernel's op
+        self.kernel = kernels.load(tf) if kernel else None  # before a kept graph is read: it may hold the kernels' ops
         self.version = VERSIONS["fast"] if self.kernel is not None else WITHOUT_KERNEL
         shape = {"hparams": self.hparams.as_dict(), "max_finetune_steps": max_finetune_steps, "window": window,
                  "end_of_text": self.end_of_text if early_stop else None, "kernel": self.kernel is not None}

@@ -46,7 +46,7 @@ def tf1_loop(tf) -> Iterator[None]:
 class SamplerGraph(graph_cache.Kept):
     def __init__(self, tf, model, hp, end_of_text: int | None, kernel=None):
         """``end_of_text`` None: no early stop (the loop always runs ``length`` steps).
-        ``kernel``: the compiled attention (``kernels.load``), or None (``forward.step``)."""
+        ``kernel``: the compiled kernels (``kernels.load``), or None (``forward.step``)."""
         v1 = tf.compat.v1
         self.context = v1.placeholder(tf.int32, [1, None], name="context")
         self.batch = v1.placeholder(tf.int32, [], name="samples")
