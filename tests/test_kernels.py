@@ -28,6 +28,9 @@ print("without a compiler:", engine.version, sum(op.type == "VsrDecodeAttention"
 engine.close()
 del os.environ["CXX"]
 
+os.chmod(cache, 0o777)
+print("a cache folder others can write:", kernels.load(tf), flush=True)
+os.chmod(cache, 0o700)
 (cache / "kernels").mkdir(mode=0o700)
 os.chmod(cache / "kernels", 0o777)
 print("a folder others can write:", kernels.load(tf), flush=True)
@@ -43,7 +46,20 @@ def test_without_its_kernel_the_engine_is_version_3_and_a_shared_folder_is_refus
     assert run.returncode == 0, run.stderr[-3000:]
     assert "without a compiler: 3 0" in run.stdout
     assert "no C++ compiler" in run.stderr and "engine version 3" in run.stderr
+    assert "a cache folder others can write: None" in run.stdout
     assert "a folder others can write: None" in run.stdout
-    assert "could be written by another user" in run.stderr
+    assert f"{tmp_path / 'cache'} could be written by another user" in run.stderr
+    assert f"{tmp_path / 'cache' / 'kernels'} could be written by another user" in run.stderr
     assert "a private folder: True" in run.stdout
     assert [p.suffix for p in (tmp_path / "cache" / "kernels").iterdir()] == [".so"]  # nothing half-written left
+
+
+def test_check_expects_the_version_this_machine_runs(monkeypatch, tmp_path):
+    """``check`` (which never imports TensorFlow) notes runs of another engine version than
+    this machine's: without a C++ compiler, that is version 3."""
+    from generator.samples.engine import kernels
+
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    assert kernels.expected_version() == 3
+    monkeypatch.delenv("CXX")
+    assert kernels.expected_version() == 4  # the tests' machine has g++

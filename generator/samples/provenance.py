@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..platform import Platform, this_machine
 from .cache import SampleCache
+from .engine import kernels
 from .engine.common import VERSIONS
 from .engine.checkpoint import check_model, fingerprint, model_folder, read_made_on
 
@@ -40,6 +41,7 @@ def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Pla
     absent: Counter[tuple[str, str]] = Counter()
     elsewhere: Counter[str] = Counter()
     versions: Counter[tuple[str, int]] = Counter()
+    here_versions = {**VERSIONS, "fast": kernels.expected_version()}  # the fast engine without a compiler: version 3
     unknown = 0
     unrecorded: Counter[tuple[str, str]] = Counter()
     for entry in cache.passages.values():
@@ -53,7 +55,7 @@ def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Pla
                 unknown += 1
             elif run.platform != here:
                 elsewhere["; ".join(run.platform.differences(here))] += 1
-            if run.recipe in VERSIONS and (run.engine or 1) != VERSIONS[run.recipe]:
+            if run.recipe in here_versions and (run.engine or 1) != here_versions[run.recipe]:
                 versions[(run.recipe, run.engine or 1)] += 1
     notes = []
     for (name, fp), n in sorted(absent.items()):
@@ -64,7 +66,7 @@ def provenance_notes(path: Path, cache: SampleCache, models_dir: Path, here: Pla
     for what, n in sorted(elsewhere.items()):
         notes.append(f"{path}: {n} run(s) were made on another platform, so the same model and seed may give other samples here: {what}")
     for (recipe, version), n in sorted(versions.items()):
-        notes.append(f"{path}: {n} run(s) were made by version {version} of the {recipe} engine, this one is version {VERSIONS[recipe]}: "
+        notes.append(f"{path}: {n} run(s) were made by version {version} of the {recipe} engine, this one is version {here_versions[recipe]}: "
                      "the same model, seed and platform may give other samples now (those runs stay as they are)")
     for (name, fp), n in sorted(unrecorded.items()):
         notes.append(f"{path}: {n} run(s) of model {name} {fp} do not record where its weights came from, so pages name it "

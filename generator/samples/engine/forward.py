@@ -194,17 +194,12 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i, kernel=None):
     each norm, one op each; None, the TensorFlow operations (version 3)."""
     heads, nx = hp.n_head, hp.n_embd
     features = nx // heads
-    scale = tf.math.rsqrt(tf.cast(features, tf.float32))
     prompt_keys, prompt_values = past
     shape = tf.shape(keys[0])  # [chunks, batch * heads, chunk, features]
     rows, chunk = shape[1], shape[2]
     written = i // chunk + 1  # chunks holding a position up to i
     # a buffer seen as rows of features, [chunks * batch * heads * chunk, features]: this token's row of each (row, head)
     at = ((written - 1) * rows + tf.range(rows)) * chunk + i % chunk
-    # added to the scores of the generated positions: 0 for those this token attends to (those
-    # before it, and itself), -1e10 for the rest, as the library masks the future: a score plus
-    # -1e10 is about -1e10, whose weight is 0, and 0 times the zeros the buffer holds there adds nothing
-    future = tf.where(tf.range(written * chunk) <= i, 0.0, -1e10)
 
     def write(buffer, new):
         updated = tf.raw_ops.InplaceUpdate(x=tf.reshape(buffer, [-1, features]), i=at, v=tf.reshape(new, [-1, features]))
@@ -216,6 +211,11 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i, kernel=None):
         own keys written so far ([written, batch * heads, chunk, features], a view; q is
         broadcast over the chunks). The scores, [batch, heads, 1, prompt + written * chunk],
         take one softmax; each chunk's weighted values are then summed."""
+        scale = tf.math.rsqrt(tf.cast(features, tf.float32))
+        # added to the scores of the generated positions: 0 for those this token attends to (those
+        # before it, and itself), -1e10 for the rest, as the library masks the future: a score plus
+        # -1e10 is about -1e10, whose weight is 0, and 0 times the zeros the buffer holds there adds nothing
+        future = tf.where(tf.range(written * chunk) <= i, 0.0, -1e10)
         n = tf.shape(prompt_k)[2]
         on_prompt = tf.matmul(q, prompt_k, transpose_b=True) * scale
         k, v = k[:written], v[:written]

@@ -28,6 +28,7 @@ from pathlib import Path
 from ...fsutil import digest
 from ...platform import isa_level
 from . import graph_cache
+from .common import VERSIONS, WITHOUT_KERNEL
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,8 @@ def _compiler_version(command: list[str]) -> str:
 
 def _build(tf, where: Path) -> Path:
     """The library in ``where``, compiled unless it is there already."""
-    probe = compile_command(tf, SOURCE, where / "step_kernels.so")
-    name = digest("\n".join([SOURCE.read_text(encoding="utf-8"), " ".join(probe[:-3]), _compiler_version(probe), tf.__version__]), 32)
+    probe = compile_command(tf, SOURCE, Path("step_kernels.so"))  # the whole command, its output named the same every time
+    name = digest("\n".join([SOURCE.read_text(encoding="utf-8"), " ".join(probe), _compiler_version(probe), tf.__version__]), 32)
     library = where / f"step_kernels-{name}.so"
     if library.exists():
         return library
@@ -74,34 +75,47 @@ def _build(tf, where: Path) -> Path:
     return library
 
 
+def compiler_found() -> bool:
+    """Whether a C++ compiler is there to build the kernels (``$CXX``, or ``g++``)."""
+    return shutil.which(os.environ.get("CXX") or "g++") is not None
+
+
+def expected_version() -> int:
+    """The fast engine's version on this machine, without TensorFlow (``check`` asks): 4 where
+    a compiler can build the kernels, else 3. A GPU, which also means 3, is not looked for."""
+    return VERSIONS["fast"] if compiler_found() else WITHOUT_KERNEL
+
+
 def load(tf):
     """The library's Python module (``getattr(module, ATTENTION)`` builds that op), or None (the log says why)."""
+    if _loaded:  # a process registers the ops once
+        return _loaded[0]
     if tf.config.list_physical_devices("GPU"):
         log.info("a GPU is visible: the sampling step runs as TensorFlow operations (engine version 3)")
         return None
-    if not shutil.which(os.environ.get("CXX") or "g++"):
+    if not compiler_found():
         log.warning("no C++ compiler (g++, or $CXX): the sampling step runs as TensorFlow operations, slower "
                     "(engine version 3); installing g++ makes it faster")
         return None
-    if _loaded:
-        return _loaded[0]
     kept = graph_cache.folder()
+    where = Path(tempfile.mkdtemp(prefix="vsr-kernel-")) if kept is None else kept / "kernels"
     try:
-        if kept is None:
-            where = Path(tempfile.mkdtemp(prefix="vsr-kernel-"))
-        else:
-            where = kept / "kernels"
-            where.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not graph_cache.private(where):
-                raise PermissionError(f"{where} could be written by another user")
+        if kept is not None:
+            # each folder made here is its owner's only (mkdir's mode covers the last one alone);
+            # the library is loaded only while no one else could have written it or swapped a folder above it
+            for folder in (kept, where):
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if not graph_cache.private(folder):
+                    raise PermissionError(f"{folder} could be written by another user")
         library = _build(tf, where)
         if not graph_cache.private(library):
             raise PermissionError(f"{library} could be written by another user")
         _loaded.append(tf.load_op_library(str(library)))
-        if kept is None:
-            shutil.rmtree(where, ignore_errors=True)  # loaded: the process keeps its mapping
         return _loaded[0]
     except Exception as err:  # noqa: BLE001 - any failure: the TensorFlow operations still work
         log.warning("the sampler's kernels could not be built or loaded (%s): the step runs as TensorFlow "
                     "operations, slower (engine version 3)", err)
         return None
+    finally:
+        if kept is None:
+            shutil.rmtree(where, ignore_errors=True)  # loaded or not: the process keeps its mapping

@@ -58,13 +58,19 @@ inline float Dot(const float* a, const float* b, int n) {
   return lane[0];
 }
 
-// e^x for x <= 0 (a score less the row's largest), within about 1 ulp: Cephes' expf
-// (range reduction by ln 2 in two parts, a degree-6 polynomial, 2^n from the exponent's
-// bits), without branches so that it vectorizes. Below -87 it gives e^-87, a weight of
-// about 1e-38 where the exact one is smaller still.
+// e^x for x <= 0 (a score less the row's largest), within about 1 ulp: Cephes' expf (range
+// reduction by ln 2 in two parts, a degree-6 polynomial, 2^n from the exponent's bits),
+// without branches so that it vectorizes. Below -87 it gives e^-87, a weight of about 1e-38
+// where the exact one is smaller still. n is rounded by adding 1.5 * 2^23, which leaves it in
+// the low bits of the sum's pattern: integer arithmetic on bit patterns from there, so a NaN
+// (which passes through, as TensorFlow's softmax passes it) is never converted to an integer.
 inline float Exp(float x) {
   x = x < -87.0f ? -87.0f : x;
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // rounded to the nearest integer
+  const float shifted = x * 1.44269504088896341f + 12582912.0f;
+  const float n = shifted - 12582912.0f;  // x / ln 2 rounded to the nearest integer
+  uint32_t shifted_bits;
+  std::memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
+  const uint32_t bits = (shifted_bits - 0x4B400000u + 127u) << 23;  // 0x4B400000: 12582912.0f's pattern; 2^n
   const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -73,7 +79,6 @@ inline float Exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float two_to_n;
   std::memcpy(&two_to_n, &bits, sizeof two_to_n);
   return p * two_to_n;
