@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/util/work_sharder.h"
@@ -36,26 +37,27 @@ REGISTER_OP("VsrDecodeAttention")
     .Input("values: float")
     .Input("position: int32")     // the position this token's keys and values were written at
     .Output("attended: float")    // [batch, heads * features]
-    .SetShapeFn([](shape_inference::InferenceContext* c) {
-      c->set_output(0, c->input(0));
-      return absl::OkStatus();
-    });
+    .SetShapeFn(shape_inference::UnchangedShape);  // the output is shaped as the first input
 
 namespace {
 
 constexpr int kLanes = 16;
 
-// a . b over n floats: lane l sums the products at l, l + 16, ...; the lanes are then joined
-// pairwise (8 + 8, 4 + 4, 2 + 2, 1 + 1).
+// The lanes joined pairwise, always in this order: 8 + 8, 4 + 4, 2 + 2, 1 + 1.
+inline float Join(float* lane) {
+  for (int width = kLanes / 2; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) lane[l] += lane[l + width];
+  return lane[0];
+}
+
+// a . b over n floats: lane l sums the products at l, l + 16, ...; then the lanes are joined.
 inline float Dot(const float* a, const float* b, int n) {
   float lane[kLanes] = {0};
   int f = 0;
   for (; f + kLanes <= n; f += kLanes)
     for (int l = 0; l < kLanes; ++l) lane[l] += a[f + l] * b[f + l];
   for (int l = 0; f < n; ++f, ++l) lane[l] += a[f] * b[f];
-  for (int width = kLanes / 2; width >= 1; width /= 2)
-    for (int l = 0; l < width; ++l) lane[l] += lane[l + width];
-  return lane[0];
+  return Join(lane);
 }
 
 // e^x for x <= 0 (a score less the row's largest), within about 1 ulp: Cephes' expf (range
@@ -91,9 +93,7 @@ inline float Sum(const float* a, int n) {
   for (; f + kLanes <= n; f += kLanes)
     for (int l = 0; l < kLanes; ++l) lane[l] += a[f + l];
   for (int l = 0; f < n; ++f, ++l) lane[l] += a[f];
-  for (int width = kLanes / 2; width >= 1; width /= 2)
-    for (int l = 0; l < width; ++l) lane[l] += lane[l + width];
-  return lane[0];
+  return Join(lane);
 }
 
 inline void AddScaled(float w, const float* x, float* y, int n) {
@@ -185,10 +185,7 @@ REGISTER_OP("VsrLayerNorm")
     .Input("gain: float")  // [n]
     .Input("bias: float")  // [n]
     .Output("y: float")
-    .SetShapeFn([](shape_inference::InferenceContext* c) {
-      c->set_output(0, c->input(0));
-      return absl::OkStatus();
-    });
+    .SetShapeFn(shape_inference::UnchangedShape);  // the output is shaped as the first input
 
 // The library's norm over each row: u = mean(x), s = mean((x - u)^2),
 // y = (x - u) * rsqrt(s + 1e-5) * gain + bias.
