@@ -44,16 +44,31 @@ def weights(e) -> list[np.ndarray]:
     return e.sess.run(e.weights)
 
 
-def test_no_weight_moves_before_its_gradient_and_every_read_of_it(single):
+@pytest.fixture(scope="module")
+def operations(models):
+    """The default engine without its compiled kernels (version 3): the update as TensorFlow's operations."""
+    from generator.samples.engine.fast import FastEngine
+
+    e = FastEngine(models / "tiny", kernel=False)
+    yield e
+    e.close()
+
+
+UPDATES = ("AssignSub", "ScatterSub", "VsrStepUpdate")  # TensorFlow's updates, and the compiled one (engine version 4)
+
+
+@pytest.mark.parametrize("which", ["single", "operations"])
+def test_no_weight_moves_before_its_gradient_and_every_read_of_it(which, request):
     """Each update waits for its own gradient and for every op of the step that reads its weight
     (directly or through a view of its buffer: read, reshape), so no update races a read;
     and for nothing more, so the gradients are not all alive at once."""
+    single = request.getfixturevalue(which)
     step = ancestors(single.adam.grads[0].op)
     for g in single.adam.grads:
         step |= ancestors(g.op) | {g.op}
     updates: dict = {}  # weight -> the op writing it last (the embeddings: the last of their blocks)
     for op in sorted(ancestors(single.adam.step) | set(single.adam.step.control_inputs), key=lambda o: len(ancestors(o))):
-        if op.type in ("AssignSub", "ScatterSub") and op.inputs[0].op in {w.op for w in single.weights}:
+        if op.type in UPDATES and op.inputs[0].op in {w.op for w in single.weights}:
             updates[op.inputs[0].op] = op
     assert len(updates) == len(single.weights)
     waits_for_all = 0
@@ -74,7 +89,8 @@ def test_no_weight_moves_before_its_gradient_and_every_read_of_it(single):
     assert waits_for_all < len(single.weights) // 2  # most updates run while other gradients are still to come
 
 
-def test_the_step_never_computes_a_tensor_of_the_embeddings_size(models, monkeypatch):
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "operations"])
+def test_the_step_never_computes_a_tensor_of_the_embeddings_size(models, monkeypatch, kernel):
     """The embeddings (the largest weight: 307 MB for 1558M) are updated one block of rows at a time:
     what the step runs makes no tensor of their size but the variable itself, its views and its
     writes; not the output layer's dense gradient, not the lookup's rows spread out, not their sum.
@@ -85,11 +101,11 @@ def test_the_step_never_computes_a_tensor_of_the_embeddings_size(models, monkeyp
 
     monkeypatch.setenv("VSR_GRAPH_CACHE", "off")
     monkeypatch.setattr(adam, "UPDATE_BLOCK_BYTES", 4096)
-    e = FastEngine(models / "tiny")
+    e = FastEngine(models / "tiny", kernel=kernel)
     try:
         wte = next(w for w in e.weights if w.op.name == "model/wte")
         step = ancestors(e.adam.step)
-        writes = [op for op in step if op.type == "ScatterSub" and op.inputs[0].op is wte.op]
+        writes = [op for op in step if op.type in ("ScatterSub", "VsrStepUpdate") and op.inputs[0].op is wte.op]
         full = [op.name for op in step if op.type not in adam._VIEWS and op is not wte.op and op not in writes
                 and any(t.shape.is_fully_defined() and t.shape.as_list() == wte.shape.as_list() for t in op.outputs)]
         assert not full, full

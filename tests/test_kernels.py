@@ -5,6 +5,7 @@ folder another user could write is never loaded."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,42 @@ def test_check_expects_the_version_this_machine_runs(monkeypatch, tmp_path):
     assert kernels.expected_version() == 3
     monkeypatch.delenv("CXX")
     assert kernels.expected_version() == 4  # the tests' machine has g++
+
+
+def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_path):
+    """Version 4's restore checks the checkpoint's checksums on its first read, then copies the
+    same bytes from the same places while the files stay as they were. A checkpoint changed
+    under a running engine is read and checked again: a corrupted byte stops the restore (it
+    would be copied silently if the restore trusted its notes), and the checkpoint put right
+    restores again, bit for bit."""
+    import numpy as np
+    import pytest
+
+    from generator.samples.cache import Params
+    from generator.samples.engine.fast import FastEngine
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    folder = tmp_path / "tiny"
+    shutil.copytree(models / "tiny", folder)
+    data = next(folder.glob("model.ckpt.data-*"))
+    engine = FastEngine(folder)
+    try:
+        assert engine.version == 4
+        params = Params(temperature=0.8, top_k=30, length=4, seed=1, finetune_steps=1, learning_rate=1e-2)
+        prompt = "Rovers drive slowly. They carry cameras. They stop often to look at rocks and dust."
+        first = engine.generate(prompt, params, 2).continuations
+        assert engine.generate(prompt, params, 2).continuations == first  # restored from its notes: the same
+        original = data.read_bytes()
+        with data.open("r+b") as fh:
+            fh.seek(len(original) // 2)
+            fh.write(bytes([original[len(original) // 2] ^ 0x40]))
+        with pytest.raises(tf.errors.DataLossError, match="(?i)checksum|crc"):
+            engine.generate(prompt, params, 2)
+        data.write_bytes(original)
+        assert engine.generate(prompt, params, 2).continuations == first
+        reader = tf.train.load_checkpoint(engine.checkpoint)
+        engine.reset()
+        assert all(np.array_equal(w, reader.get_tensor(t.op.name)) for w, t in zip(engine.sess.run(engine.weights), engine.weights))
+    finally:
+        engine.close()

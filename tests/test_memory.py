@@ -1,6 +1,6 @@
 """A passage's memory: never a second model's worth alive at once (each weight's update gated on its
-own gradient and readers, engine/adam.py; the base weights restored one at a time,
-fast.restore_chain), measured on a checkpoint of 1.2 GB whose largest weight is 100 MB."""
+own gradient and readers, engine/adam.py; the base weights restored into the variables' own
+buffers, fast.restore_in_place, or one at a time, fast.restore_chain), measured on a checkpoint of 1.2 GB whose largest weight is 100 MB."""
 
 from __future__ import annotations
 
@@ -54,13 +54,17 @@ def test_a_passage_never_holds_a_second_model(wide):
     assert got["peak"] <= 1.25 * w + 1.0, (got, w)
 
 
-def _live_over_run(tf, sess, fetch, feed) -> tuple[int, int]:
-    """(the most bytes a run had allocated at once, what it still had at its end), from the
-    allocation records TensorFlow keeps for a traced run."""
+def _allocations(tf, sess, fetch, feed) -> list[tuple[int, int]]:
+    """(when, bytes) of every allocation a traced run made, in order, from the records TensorFlow keeps."""
     meta = tf.compat.v1.RunMetadata()
     sess.run(fetch, feed, options=tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE), run_metadata=meta)
-    records = sorted((r.alloc_micros, r.alloc_bytes) for dev in meta.step_stats.dev_stats for node in dev.node_stats
-                     for used in node.memory for r in used.allocation_records)
+    return sorted((r.alloc_micros, r.alloc_bytes) for dev in meta.step_stats.dev_stats for node in dev.node_stats
+                  for used in node.memory for r in used.allocation_records)
+
+
+def _live_over_run(tf, sess, fetch, feed) -> tuple[int, int]:
+    """(the most bytes a run had allocated at once, what it still had at its end)."""
+    records = _allocations(tf, sess, fetch, feed)
     assert records, "no allocation records: TensorFlow no longer keeps them, and this test cannot see"
     live = peak = 0
     for _, size in records:
@@ -69,19 +73,34 @@ def _live_over_run(tf, sess, fetch, feed) -> tuple[int, int]:
     return peak, live
 
 
-def test_the_restore_reads_nothing_ahead_of_the_variables(models):
-    """Each weight is read into memory that its variable then takes over: at no moment of a
-    passage's restore is a weight's read beside the variable's own copy (for 1558M, the
-    embeddings: 307 MB). (The engine's first restore, into empty variables, runs the same ops.)"""
+@pytest.mark.parametrize("kernel", [False, True], ids=["operations", "kernel"])
+def test_the_restore_reads_nothing_ahead_of_the_variables(models, kernel):
+    """A restore after a fine-tune puts back the checkpoint's bytes, and at no moment of it is a
+    weight's read beside the variable's own copy (for 1558M, the embeddings: 307 MB).
+
+    With TensorFlow's operations (engine version 3), each weight is read into memory that its
+    variable then takes over. With the compiled kernels (version 4), each weight is read
+    straight into the buffer its variable holds: the restore allocates nothing at all."""
+    from generator.samples.cache import Params
     from generator.samples.engine.fast import FastEngine
     from generator.samples.engine.tf import load
 
     tf, _ = load()
-    engine = FastEngine(models / "tiny")
+    engine = FastEngine(models / "tiny", kernel=kernel)
     try:
-        peak, end = _live_over_run(tf, engine.sess, engine.restore, {engine.checkpoint_path: engine.checkpoint})
-        assert end >= engine.hparams.weight_bytes  # what was read stays: in the variables
-        assert peak == end, f"{peak - end} bytes were read ahead of the variables"
+        assert engine.version == (4 if kernel else 3)
+        params = Params(temperature=0.8, top_k=30, length=4, seed=1, finetune_steps=1, learning_rate=1e-2)
+        engine.generate("Rovers drive slowly. They carry cameras. They stop often to look at rocks and dust.", params, 2)
+        feed = {engine.checkpoint_path: engine.checkpoint}
+        if kernel:
+            assert _allocations(tf, engine.sess, engine.restore, feed) == []
+        else:
+            peak, end = _live_over_run(tf, engine.sess, engine.restore, feed)
+            assert end >= engine.hparams.weight_bytes  # what was read stays: in the variables
+            assert peak == end, f"{peak - end} bytes were read ahead of the variables"
+        reader = tf.train.load_checkpoint(engine.checkpoint)
+        restored = engine.sess.run(engine.weights)
+        assert all(np.array_equal(w, reader.get_tensor(t.op.name)) for w, t in zip(restored, engine.weights))
     finally:
         engine.close()
 

@@ -29,16 +29,20 @@ Two ways to get the gradient:
 
 from __future__ import annotations
 
-from . import graph_cache, recompute
+from . import graph_cache, kernels, recompute
 
 BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # tf.compat.v1.train.AdamOptimizer's defaults
 
 
 class Adam(graph_cache.Kept):
-    def __init__(self, tf, loss, weights, *, max_steps: int = 1, accumulate: bool = False, output=None, blocks=None):
+    def __init__(self, tf, loss, weights, *, max_steps: int = 1, accumulate: bool = False, output=None, blocks=None,
+                 kernel=None):
         """``output``: the output layer's ``MatMul(h, wte, transpose_b=True)`` (from ``forward.training_loss``),
-        whose gradient for ``wte`` the one-step update then computes block by block (``gradients``)."""
+        whose gradient for ``wte`` the one-step update then computes block by block (``gradients``).
+        ``kernel`` (``kernels.load``): the one-step update as one compiled op a weight (or a block
+        of rows), the same bits as the operations it replaces."""
         v1 = tf.compat.v1
+        self.kernel = kernel
         self.lr = v1.placeholder(tf.float32, [], name="learning_rate")
         self.t = v1.placeholder(tf.float32, [], name="adam_step")
         self.weights = weights
@@ -92,6 +96,8 @@ class Adam(graph_cache.Kept):
         block's temporaries instead of whole tensors."""
         eps = EPSILON / (1 - BETA2) ** 0.5
         if parts is None:
+            if self.kernel is not None:
+                return getattr(self.kernel, kernels.UPDATE)(_ref(w), g, self.lr, epsilon=eps)
             return w.assign_sub(self.lr * (g / (tf.abs(g) + eps)))
         dense, rows, tokens = parts
         n, step = int(w.shape[0]), max(1, UPDATE_BLOCK_BYTES // (4 * int(w.shape[1])))
@@ -101,8 +107,16 @@ class Adam(graph_cache.Kept):
             with tf.control_dependencies([last] if last is not None else []):
                 ids = tf.where((tokens >= start) & (tokens < stop), tokens - start, -tf.ones_like(tokens))  # -1: not this block's
                 block = tf.math.add_n([dense(start, stop), tf.math.unsorted_segment_sum(rows, ids, stop - start)])
-                last = tf.compat.v1.scatter_sub(w, tf.range(start, stop), self.lr * (block / (tf.abs(block) + eps))).op
+                if self.kernel is not None:
+                    last = getattr(self.kernel, kernels.UPDATE)(_ref(w), block, self.lr, epsilon=eps, first_row=start)
+                else:
+                    last = tf.compat.v1.scatter_sub(w, tf.range(start, stop), self.lr * (block / (tf.abs(block) + eps))).op
         return last
+
+
+def _ref(weight):
+    """A reference variable's own tensor (its buffer, which a compiled op updates in place)."""
+    return weight.op.outputs[0]
 
 
 UPDATE_BLOCK_BYTES = 4 << 20

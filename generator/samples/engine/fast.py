@@ -2,8 +2,10 @@
 graph itself, once, where ``graph_cache`` keeps it for the next run.
 
 Per passage: restore the base weights from the checkpoint (a second copy in
-memory would cost as much again: 500 MB for 124M), one weight at a time so
-that only one weight's worth is ever read ahead (``restore_chain``), fine-tune
+memory would cost as much again: 500 MB for 124M), straight into the buffers
+the variables hold (``restore_in_place``, with the compiled kernels), or one
+weight at a time so that only one weight's worth is ever read ahead
+(``restore_chain``, without them), fine-tune
 (``adam.py``; its backward pass one block at a time, ``recompute.py``), draw
 every sample in one batch (``sampler.py``). The graph is
 built once and finalized, so it cannot grow from passage to passage.
@@ -53,6 +55,16 @@ def session_config(tf, threads: int, *, pruned: bool = True):
     config.inter_op_parallelism_threads = 1
     config.graph_options.place_pruned_graph = pruned
     return config
+
+
+def restore_in_place(tf, weights, prefix, kernel):
+    """One op that reads every weight from the checkpoint at ``prefix`` into the buffer its
+    variable already holds (``step_kernels.cc``'s VsrRestore): nothing read ahead, no buffer
+    given back and taken anew. ``restore_chain`` does it with TensorFlow's own operations."""
+    refs = [w.op.outputs[0] for w in weights]
+    restore = getattr(kernel, kernels.RESTORE)(refs, prefix, names=[w.op.name for w in weights], shapes=[r.shape for r in refs])
+    with tf.control_dependencies([restore]):
+        return tf.no_op(name="restore_weights")
 
 
 def restore_chain(tf, weights, prefix):
@@ -153,10 +165,11 @@ class FastEngine:
             self.loss, output = forward.training_loss(tf, model, hp, self.tokens)
             self.weights = [v for v in v1.trainable_variables() if v.name.startswith("model/")]
             self.adam = Adam(tf, self.loss, self.weights, max_steps=self.max_finetune_steps, accumulate=self.can_window, output=output,
-                             blocks=forward.Blocks(tf, model, hp))
+                             blocks=forward.Blocks(tf, model, hp), kernel=self.kernel)
             self.sampler = SamplerGraph(tf, model, hp, self.end_of_text if early_stop else None, self.kernel)
             self.checkpoint_path = v1.placeholder(tf.string, [], name="checkpoint")
-            self.restore = restore_chain(tf, self.weights, self.checkpoint_path)
+            self.restore = (restore_chain(tf, self.weights, self.checkpoint_path) if self.kernel is None
+                            else restore_in_place(tf, self.weights, self.checkpoint_path, self.kernel))
             # The weights come from the checkpoint: initialise only our own
             # variables, never 500 MB of random numbers the restore overwrites.
             return v1.variables_initializer([v for v in v1.global_variables() if v not in self.weights])

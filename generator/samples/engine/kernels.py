@@ -1,5 +1,6 @@
-"""The sampling step's kernels (``step_kernels.cc``: the attention and the norm), compiled
-here once and loaded.
+"""The engine's compiled kernels (``step_kernels.cc``: the sampling step's attention and norm,
+the restore of the base weights into the variables' own buffers, and the fine-tune's one-step
+update), compiled here once and loaded.
 
 TensorFlow runs a custom op from a shared library built against the installed TensorFlow's
 own headers (``tf.sysconfig``), so the library is compiled on the machine that runs it, by
@@ -10,10 +11,11 @@ it again. As with a kept graph, it is loaded only from a folder that no other us
 write: it is a program. With the cache off (``VSR_GRAPH_CACHE=off``) it is compiled for the
 process, in a temporary folder.
 
-Where there is no compiler, the compile fails, or TensorFlow sees a GPU (the kernel is the
-CPU's; on a GPU its inputs would go back and forth every step), ``load`` says why in the log
-and returns None: the engine then runs the step as TensorFlow operations, engine version 3
-(``common.VERSIONS``), and records that version with its runs.
+Where there is no compiler, the compile fails, or TensorFlow sees a GPU (the kernels are the
+CPU's; on a GPU their inputs would go back and forth every step), ``load`` says why in the log
+and returns None: the engine then runs all of it as TensorFlow operations, engine version 3
+(``common.VERSIONS``), and records that version with its runs. (Only the sampling step's
+kernels change bits; the restore and the update give the same bytes either way.)
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).resolve().parent / "step_kernels.cc"
 # the ops as tf.load_op_library's module names them
-ATTENTION, NORM = "vsr_decode_attention", "vsr_layer_norm"
+ATTENTION, NORM, RESTORE, UPDATE = "vsr_decode_attention", "vsr_layer_norm", "vsr_restore", "vsr_step_update"
 _loaded: list = []  # the module, once loaded: a process registers the op once
 
 

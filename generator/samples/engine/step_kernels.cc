@@ -1,5 +1,7 @@
-// The sampling step's kernels, compiled by kernels.py: VsrDecodeAttention (one layer's
-// attention for every row and head) and VsrLayerNorm (the library's norm).
+// The engine's kernels, compiled by kernels.py: for the sampling step, VsrDecodeAttention (one
+// layer's attention for every row and head) and VsrLayerNorm (the library's norm); for the
+// fine-tune, VsrRestore (the base weights into the variables' own buffers) and VsrStepUpdate
+// (the one-step update), further down.
 //
 // VsrDecodeAttention is what forward.step's TensorFlow operations compute (engine version 3),
 // in one kernel: the new token's query against the prompt's keys (one copy for every row) and
@@ -219,3 +221,304 @@ class VsrLayerNormOp : public OpKernel {
 };
 
 REGISTER_KERNEL_BUILDER(Name("VsrLayerNorm").Device(DEVICE_CPU), VsrLayerNormOp);
+
+// ---------------------------------------------------------------------------------------------
+// The fine-tune's kernels: the restore of the base weights, and the one-step update. Neither
+// changes a bit: the restore puts the checkpoint's bytes where TensorFlow's RestoreV2 and
+// Assign put them, and the update is adam.py's elementwise operations, the same IEEE
+// operations on each element in the same order. Both write each weight's own buffer in place.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "tensorflow/core/util/tensor_bundle/tensor_bundle.h"
+
+REGISTER_OP("VsrRestore")
+    .Input("weights: Ref(N * float)")
+    .Input("prefix: string")
+    .Attr("N: int >= 1")
+    .Attr("names: list(string)")  // each weight's name in the checkpoint
+    .Attr("shapes: list(shape)")  // and its shape, which the checkpoint's must be
+    .SetIsStateful()
+    .SetAllowsUninitializedInput()  // the first restore gives each variable its buffer
+    .SetShapeFn(shape_inference::NoOutputs);
+
+namespace {
+
+// The fields of a BundleEntryProto (tensor_bundle.proto) that say where a tensor's bytes are:
+// 3 shard_id, 4 offset, 5 size (varints); 7 slices, which a whole tensor has none of.
+struct Entry {
+  int64_t shard = 0, offset = 0, size = 0;
+  bool sliced = false;
+};
+
+bool Varint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
+  *value = 0;
+  for (int shift = 0; p < end && shift < 64; shift += 7) {
+    const uint8_t byte = *p++;
+    *value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+
+// Reads the varint fields of a serialized message into fields[1..], skipping the rest;
+// counts each length-delimited field's occurrences in present[number].
+bool Fields(absl::string_view message, uint64_t fields[8], int present[8]) {
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(message.data());
+  const uint8_t* end = p + message.size();
+  while (p < end) {
+    uint64_t key, value;
+    if (!Varint(p, end, &key)) return false;
+    const uint64_t number = key >> 3;
+    switch (key & 7) {
+      case 0:
+        if (!Varint(p, end, &value)) return false;
+        if (number < 8) fields[number] = value;
+        break;
+      case 1: if (end - p < 8) return false; p += 8; break;
+      case 5: if (end - p < 4) return false; p += 4; break;
+      case 2:
+        if (!Varint(p, end, &value) || value > static_cast<uint64_t>(end - p)) return false;
+        p += value;
+        if (number < 8) ++present[number];
+        break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
+struct FileId {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  int64_t modified = 0;
+  bool operator==(const FileId& o) const {
+    return device == o.device && inode == o.inode && size == o.size && modified == o.modified;
+  }
+};
+
+bool Identify(const std::string& path, FileId* id) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  *id = {st.st_dev, st.st_ino, st.st_size, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+  return true;
+}
+
+}  // namespace
+
+// Reads every weight from the checkpoint at `prefix` into the buffer its variable already
+// holds (a first restore allocates it). RestoreV2 and Assign would read each weight into a
+// fresh buffer and hand that to the variable: every byte of the model written twice a
+// passage, the second time into memory the system has to find and zero again.
+//
+// The first restore from a checkpoint reads it through TensorFlow's BundleReader, which
+// checks every tensor's checksum, as RestoreV2 does; it notes where each tensor's bytes are
+// and which files (device, inode, size and time) held them. Every later restore from the same
+// files copies the same bytes from the same places, on every thread, with no checksum (the
+// checksum took two thirds of the time): bytes that were checked once, from files that have
+// not changed since. If any file has (or the prefix is another), the restore is a checked
+// one again.
+class VsrRestoreOp : public OpKernel {
+ public:
+  explicit VsrRestoreOp(OpKernelConstruction* context) : OpKernel(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("names", &names_));
+    std::vector<PartialTensorShape> shapes;
+    OP_REQUIRES_OK(context, context->GetAttr("shapes", &shapes));
+    OP_REQUIRES(context, names_.size() == shapes.size() && static_cast<int>(names_.size()) == context->num_inputs() - 1,
+                errors::InvalidArgument("VsrRestore: one name and one shape for each weight"));
+    for (const auto& shape : shapes) {
+      TensorShape full;
+      OP_REQUIRES(context, shape.AsTensorShape(&full), errors::InvalidArgument("VsrRestore: a weight's shape is not fully known"));
+      shapes_.push_back(full);
+    }
+  }
+
+  void Compute(OpKernelContext* context) override {
+    const int n = static_cast<int>(names_.size());
+    const Tensor& prefix_input = context->input(n);
+    OP_REQUIRES(context, TensorShapeUtils::IsScalar(prefix_input.shape()), errors::InvalidArgument("VsrRestore: the prefix is a scalar"));
+    const std::string prefix(prefix_input.scalar<tstring>()());
+    mutex_lock state(mu_);
+    std::vector<Tensor> held(n);
+    bool all_held = true;
+    for (int i = 0; i < n; ++i) {
+      held[i] = context->mutable_input(i, /*lock_held=*/false);
+      all_held = all_held && held[i].IsInitialized() && held[i].shape() == shapes_[i];
+    }
+    if (all_held && prefix == checked_ && Unchanged()) {
+      OP_REQUIRES_OK(context, Copy(context, held));
+      return;
+    }
+    checked_.clear();
+    OP_REQUIRES_OK(context, Checked(context, prefix));
+  }
+
+ private:
+  // The restore through BundleReader, noting where each tensor's bytes are for the next one.
+  Status Checked(OpKernelContext* context, const std::string& prefix) {
+    BundleReader reader(Env::Default(), prefix);
+    TF_RETURN_IF_ERROR(reader.status());
+    std::vector<FileId> ids;
+    std::vector<Entry> entries(names_.size());
+    for (size_t i = 0; i < names_.size(); ++i) {
+      DataType stored_type;
+      TensorShape stored;
+      TF_RETURN_IF_ERROR(reader.LookupDtypeAndShape(names_[i], &stored_type, &stored));
+      if (stored_type != DT_FLOAT || stored != shapes_[i])
+        return errors::InvalidArgument("VsrRestore: ", names_[i], " is ", DataTypeString(stored_type), " ", stored.DebugString(),
+                                       " in the checkpoint, not float ", shapes_[i].DebugString());
+      mutex_lock lock(*context->input_ref_mutex(i));
+      Tensor held = context->mutable_input(i, /*lock_held=*/true);
+      if (held.IsInitialized() && held.shape() == stored) {
+        TF_RETURN_IF_ERROR(reader.Lookup(names_[i], &held));
+      } else {
+        Tensor fresh;
+        TF_RETURN_IF_ERROR(context->allocate_temp(DT_FLOAT, stored, &fresh));
+        TF_RETURN_IF_ERROR(reader.Lookup(names_[i], &fresh));
+        context->replace_ref_input(i, fresh, /*lock_held=*/true);
+      }
+      // where the bytes just checked came from
+      reader.Seek(names_[i]);
+      uint64_t fields[8] = {0};
+      int present[8] = {0};
+      if (!reader.Valid() || reader.key() != names_[i] || !Fields(reader.value(), fields, present)) return OkStatus();  // no note: check again next time
+      entries[i] = {static_cast<int64_t>(fields[3]), static_cast<int64_t>(fields[4]), static_cast<int64_t>(fields[5]), present[7] > 0};
+      if (entries[i].sliced || entries[i].size != static_cast<int64_t>(stored.num_elements() * sizeof(float))) return OkStatus();
+    }
+    // the number of data files, from the header (the entry under the empty key): field 1
+    reader.Seek("");
+    uint64_t header[8] = {0};
+    int present[8] = {0};
+    if (!reader.Valid() || !reader.key().empty() || !Fields(reader.value(), header, present) || header[1] < 1) return OkStatus();
+    std::vector<std::string> files;
+    for (uint64_t shard = 0; shard < header[1]; ++shard) files.push_back(absl::StrFormat("%s.data-%05d-of-%05d", prefix, shard, header[1]));
+    files.push_back(prefix + ".index");
+    for (const auto& entry : entries)
+      if (entry.shard < 0 || entry.shard >= static_cast<int64_t>(header[1])) return OkStatus();
+    // The files are identified after the reads: one changed in between is found different next time.
+    for (const auto& file : files) {
+      FileId id;
+      if (!Identify(file, &id)) return OkStatus();
+      ids.push_back(id);
+    }
+    files_ = std::move(files);
+    ids_ = std::move(ids);
+    entries_ = std::move(entries);
+    checked_ = prefix;
+    return OkStatus();
+  }
+
+  bool Unchanged() const {
+    for (size_t f = 0; f < files_.size(); ++f) {
+      FileId id;
+      if (!Identify(files_[f], &id) || !(id == ids_[f])) return false;
+    }
+    return true;
+  }
+
+  // The noted bytes into the variables' buffers, in pieces of at most 8 MB shared out among the threads.
+  Status Copy(OpKernelContext* context, std::vector<Tensor>& held) {
+    constexpr int64_t kPiece = 8 << 20;
+    std::vector<int> fds;
+    auto close_all = [&fds] { for (int fd : fds) ::close(fd); };
+    for (size_t f = 0; f + 1 < files_.size(); ++f) {
+      const int fd = ::open(files_[f].c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) { close_all(); return errors::Unavailable("VsrRestore: cannot open ", files_[f]); }
+      fds.push_back(fd);
+    }
+    struct Piece { char* to; int fd; int64_t offset, size; };
+    std::vector<Piece> pieces;
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      char* to = const_cast<char*>(held[i].tensor_data().data());
+      for (int64_t at = 0; at < entries_[i].size; at += kPiece)
+        pieces.push_back({to + at, fds[entries_[i].shard], entries_[i].offset + at, std::min(kPiece, entries_[i].size - at)});
+    }
+    std::atomic<bool> failed{false};
+    const auto* threads = context->device()->tensorflow_cpu_worker_threads();
+    Shard(threads->num_threads, threads->workers, pieces.size(), kPiece, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end && !failed; ++p) {
+        int64_t done = 0;
+        while (done < pieces[p].size) {
+          const ssize_t got = ::pread(pieces[p].fd, pieces[p].to + done, pieces[p].size - done, pieces[p].offset + done);
+          if (got <= 0) { failed = true; break; }
+          done += got;
+        }
+      }
+    });
+    close_all();
+    if (failed) return errors::DataLoss("VsrRestore: a read from ", checked_, "'s data came short");
+    return OkStatus();
+  }
+
+  std::vector<std::string> names_;
+  std::vector<TensorShape> shapes_;
+  mutex mu_;
+  std::string checked_;            // the prefix whose bytes entries_ locate; empty: none checked yet
+  std::vector<std::string> files_;  // its data files, then its index
+  std::vector<FileId> ids_;
+  std::vector<Entry> entries_;
+};
+
+REGISTER_KERNEL_BUILDER(Name("VsrRestore").Device(DEVICE_CPU), VsrRestoreOp);
+
+REGISTER_OP("VsrStepUpdate")
+    .Input("weight: Ref(float)")
+    .Input("gradient: float")     // [rows, ...]: rows first_row.. of the weight
+    .Input("learning_rate: float")
+    .Attr("epsilon: float")
+    .Attr("first_row: int = 0")
+    .SetIsStateful()
+    .SetShapeFn(shape_inference::NoOutputs);
+
+// weight[first_row + r] -= learning_rate * (g / (|g| + epsilon)) for each element g of
+// gradient row r: adam.py's one step from fresh slots, which TensorFlow runs as Abs, AddV2,
+// RealDiv, Mul and AssignSub (or ScatterSub on the embeddings' rows), each a pass over a
+// weight-sized temporary. Here one pass; each element gets the same operations in the same
+// order, so the same bits, whatever the threads.
+class VsrStepUpdateOp : public OpKernel {
+ public:
+  explicit VsrStepUpdateOp(OpKernelConstruction* context) : OpKernel(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("epsilon", &epsilon_));
+    OP_REQUIRES_OK(context, context->GetAttr("first_row", &first_row_));
+  }
+
+  void Compute(OpKernelContext* context) override {
+    mutex_lock lock(*context->input_ref_mutex(0));
+    Tensor weight = context->mutable_input(0, /*lock_held=*/true);
+    const Tensor& gradient = context->input(1);
+    const Tensor& rate = context->input(2);
+    OP_REQUIRES(context, weight.IsInitialized(), errors::FailedPrecondition("VsrStepUpdate: the weight holds no value"));
+    OP_REQUIRES(context, TensorShapeUtils::IsScalar(rate.shape()), errors::InvalidArgument("VsrStepUpdate: the learning rate is a scalar"));
+    const int64_t rows = weight.dims() ? weight.dim_size(0) : 1;
+    const int64_t width = rows ? weight.NumElements() / rows : 0;
+    OP_REQUIRES(context, width > 0 && gradient.NumElements() % width == 0 && first_row_ >= 0 &&
+                             first_row_ + gradient.NumElements() / width <= rows,
+                errors::InvalidArgument("VsrStepUpdate: the gradient ", gradient.shape().DebugString(), " is not rows of the weight ",
+                                        weight.shape().DebugString(), " from row ", first_row_));
+    const float lr = rate.scalar<float>()();
+    const float eps = epsilon_;
+    const float* g = gradient.flat<float>().data();
+    float* w = weight.flat<float>().data() + first_row_ * width;
+    const auto* threads = context->device()->tensorflow_cpu_worker_threads();
+    Shard(threads->num_threads, threads->workers, gradient.NumElements(), 8, [&](int64_t begin, int64_t end) {
+      for (int64_t e = begin; e < end; ++e) {
+        const float step = lr * (g[e] / (std::fabs(g[e]) + eps));
+        w[e] = w[e] - step;
+      }
+    });
+  }
+
+ private:
+  float epsilon_;
+  int64_t first_row_;
+};
+
+REGISTER_KERNEL_BUILDER(Name("VsrStepUpdate").Device(DEVICE_CPU), VsrStepUpdateOp);
