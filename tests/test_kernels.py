@@ -63,11 +63,13 @@ def test_check_expects_the_version_this_machine_runs(monkeypatch, tmp_path):
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
     assert kernels.expected_version() == 3
     monkeypatch.delenv("CXX")
-    assert kernels.expected_version() == 4  # the tests' machine has g++
+    from generator.samples.engine.common import VERSIONS
+
+    assert kernels.expected_version() == VERSIONS["fast"] == 5  # the tests' machine has g++
 
 
 def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_path):
-    """Version 4's restore checks the checkpoint's checksums on its first read, then copies the
+    """The compiled restore checks the checkpoint's checksums on its first read, then copies the
     same bytes from the same places while the files stay as they were. A checkpoint changed
     under a running engine is read and checked again: a corrupted byte stops the restore (it
     would be copied silently if the restore trusted its notes), and the checkpoint put right
@@ -85,7 +87,7 @@ def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_pa
     data = next(folder.glob("model.ckpt.data-*"))
     engine = FastEngine(folder)
     try:
-        assert engine.version == 4
+        assert engine.version == 5
         params = Params(temperature=0.8, top_k=30, length=4, seed=1, finetune_steps=1, learning_rate=1e-2)
         prompt = "Rovers drive slowly. They carry cameras. They stop often to look at rocks and dust."
         first = engine.generate(prompt, params, 2).continuations

@@ -25,24 +25,26 @@ def engine(models):
 
 def test_the_engine_runs_its_compiled_kernels(engine):
     """The tests' machine has g++ (tests/system-packages.sh): the kernels are built, loaded and
-    in the sampler's graph (an attention a layer, two norms a layer and the last one), and the
-    engine is version 4."""
+    in the sampler's graph (an attention a layer, two norms a layer and the last one, four
+    matrix products a layer and the output layer), and the engine is version 5."""
     from generator.samples.engine.common import VERSIONS
 
     assert engine.kernel is not None, "the sampler's kernels did not load: see the log (is g++ installed?)"
-    assert engine.version == VERSIONS["fast"] == 4
+    assert engine.version == VERSIONS["fast"] == 5
     ops = [op.type for op in engine.graph.get_operations()]
     assert ops.count("VsrDecodeAttention") == engine.hparams.n_layer
     assert ops.count("VsrLayerNorm") == 2 * engine.hparams.n_layer + 1
+    assert ops.count("VsrDecodeDense") == 4 * engine.hparams.n_layer
+    assert ops.count("VsrDecodeLogits") == 1
 
 
 def _reference_and_ours(models, tokens: list[int], follow: np.ndarray, kernel=None):
     """Logits at every sampling step for the same tokens, the way sample_sequence steps: the
     prompt but its last token through the model once (batch 1, repeated for the batch), then
     one token per row at a time. The reference is the library's ``model.model`` with ``past``,
-    concatenated as its sample_sequence does; ours is ``forward.prompt`` then ``forward.step``,
-    its output layer in vocabulary blocks, its attention the compiled ``kernel`` or (None)
-    TensorFlow's operations."""
+    concatenated as its sample_sequence does; ours is ``forward.prompt`` then ``forward.step``:
+    with the compiled ``kernel`` (engine version 5: attention, norms, matrix products and the
+    output layer), or (None) as TensorFlow's operations, its output layer in vocabulary blocks."""
     from generator.samples.engine import forward
     from generator.samples.engine.checkpoint import Hparams
     from generator.samples.engine.tf import load
@@ -96,7 +98,7 @@ def _reference_and_ours(models, tokens: list[int], follow: np.ndarray, kernel=No
 def test_every_steps_logits_are_within_1e_5_of_the_librarys(models, engine, batch, attention):
     """Every logit, at every step, within 1e-5 of its row's largest (what the sampler's draw
     weighs), with the buffers' unwritten positions holding large numbers: they must not count.
-    Both attentions: the compiled kernel (engine version 4) and TensorFlow's operations (3)."""
+    Both steps: the compiled kernels (engine version 5) and TensorFlow's operations (3)."""
     tokens = engine.encode(PROMPTS[0])
     rng = np.random.RandomState(batch)
     follow = rng.randint(0, engine.hparams.n_vocab - 1, size=(batch, 12))

@@ -28,7 +28,10 @@ SEED_CONTEXT = 1023  # gpt-2-simple's generate() holds at most 1023 tokens, prom
 # op (``step_kernels.cc``): their own order of the sums and their own exponential. Where the
 # ops cannot be built (no C++ compiler) or TensorFlow sees a GPU, the engine is still version 3
 # (``WITHOUT_KERNEL``) and records that.
-VERSIONS = {"fast": 4, "seed": 1}
+# fast 5 (2026-12-06): the step's matrix products are compiled ops too (each output a chain of
+# fused multiply-adds in the order ``step_kernels.cc`` fixes), the output layer against the
+# embeddings as they are, with no vocabulary blocks.
+VERSIONS = {"fast": 5, "seed": 1}
 WITHOUT_KERNEL = 3  # the fast engine's version where it runs the attention as TensorFlow operations
 
 

@@ -227,6 +227,8 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i, kernel=None):
         return tf.reshape(tf.matmul(w[..., :n], prompt_v), [-1, nx]) + tf.reshape(generated, [-1, nx])
 
     def dense(x, kernel_bias):
+        if kernel is not None:
+            return getattr(kernel, kernels.DENSE)(x, *kernel_bias)
         return tf.matmul(x, kernel_bias[0]) + kernel_bias[1]
 
     def norm(x, gain_bias):
@@ -244,4 +246,6 @@ def step(tf, hp, weights: dict, tokens, past, keys, values, i, kernel=None):
             a = attend(tf.reshape(q, [-1, heads, 1, features]), prompt_keys[layer], prompt_values[layer], new_keys[layer], new_values[layer])
         h = h + dense(a, w["attn_proj"])
         h = h + dense(gelu(tf, dense(norm(h, w["ln_2"]), w["c_fc"])), w["mlp_proj"])
-    return output_layer(tf, norm(h, weights["ln_f"]), weights["blocks"]), new_keys, new_values
+    h = norm(h, weights["ln_f"])
+    logits = output_layer(tf, h, weights["blocks"]) if kernel is None else getattr(kernel, kernels.LOGITS)(h, weights["wte"])
+    return logits, new_keys, new_values

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).resolve().parent / "step_kernels.cc"
 # the ops as tf.load_op_library's module names them
-ATTENTION, NORM, RESTORE, UPDATE = "vsr_decode_attention", "vsr_layer_norm", "vsr_restore", "vsr_step_update"
+ATTENTION, NORM, DENSE, LOGITS = "vsr_decode_attention", "vsr_layer_norm", "vsr_decode_dense", "vsr_decode_logits"
+RESTORE, UPDATE = "vsr_restore", "vsr_step_update"
 _loaded: list = []  # the module, once loaded: a process registers the op once
 
 

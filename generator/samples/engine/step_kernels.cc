@@ -522,3 +522,172 @@ class VsrStepUpdateOp : public OpKernel {
 };
 
 REGISTER_KERNEL_BUILDER(Name("VsrStepUpdate").Device(DEVICE_CPU), VsrStepUpdateOp);
+
+// ---------------------------------------------------------------------------------------------
+// The sampling step's matrix products, at a batch of a few rows, where every weight is read
+// from memory once a step and the time is the reading. Each output is a chain of fused
+// multiply-adds in an order fixed here (one rounding each), so the bits depend on the inputs
+// alone, on every x86 level: V16 below is 16 floats, one AVX-512 register where the compiler
+// targets it and a plain array elsewhere, the same operations either way. Columns (or
+// vocabulary rows) go to threads whole.
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+struct V16 {
+  __m512 v;
+};
+inline V16 Load(const float* p) { return {_mm512_loadu_ps(p)}; }
+inline V16 Broadcast(float a) { return {_mm512_set1_ps(a)}; }
+inline V16 Zero() { return {_mm512_setzero_ps()}; }
+inline V16 Fma(V16 a, V16 b, V16 c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+inline V16 Add(V16 a, V16 b) { return {_mm512_add_ps(a.v, b.v)}; }
+inline void Store(float* p, V16 a) { _mm512_storeu_ps(p, a.v); }
+// asks for the 64 bytes at p in each of four rows `stride` floats apart
+inline void Prefetch(const float* p, int64_t stride) {
+  for (int q = 0; q < 4; ++q) _mm_prefetch(reinterpret_cast<const char*>(p + q * stride), _MM_HINT_T0);
+}
+// Join's tree on a register: the halves added (lane l + lane l + 8, ...), down to one
+inline float Joined(V16 a) {
+  const __m256 eight = _mm256_add_ps(_mm512_castps512_ps256(a.v), _mm512_extractf32x8_ps(a.v, 1));
+  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
+  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+  return _mm_cvtss_f32(_mm_add_ss(two, _mm_shuffle_ps(two, two, 1)));
+}
+#else
+struct V16 {
+  float v[kLanes];
+};
+inline V16 Load(const float* p) { V16 r; std::memcpy(r.v, p, sizeof r.v); return r; }
+inline V16 Broadcast(float a) { V16 r; for (int l = 0; l < kLanes; ++l) r.v[l] = a; return r; }
+inline V16 Zero() { return Broadcast(0.0f); }
+inline V16 Fma(V16 a, V16 b, V16 c) { for (int l = 0; l < kLanes; ++l) c.v[l] = std::fma(a.v[l], b.v[l], c.v[l]); return c; }
+inline V16 Add(V16 a, V16 b) { for (int l = 0; l < kLanes; ++l) a.v[l] += b.v[l]; return a; }
+inline void Store(float* p, V16 a) { std::memcpy(p, a.v, sizeof a.v); }
+inline void Prefetch(const float* p, int64_t stride) {
+  for (int q = 0; q < 4; ++q) __builtin_prefetch(p + q * stride);
+}
+inline float Joined(V16 a) { return Join(a.v); }
+#endif
+
+REGISTER_OP("VsrDecodeDense")
+    .Input("x: float")       // [rows, k]
+    .Input("weight: float")  // [k, n]
+    .Input("bias: float")    // [n]
+    .Output("y: float")      // [rows, n]: x . weight + bias
+    .SetShapeFn([](shape_inference::InferenceContext* c) {
+      c->set_output(0, c->Matrix(c->Dim(c->input(0), 0), c->Dim(c->input(1), 1)));
+      return OkStatus();
+    });
+
+// y[r, j] = fma(x[r, k-1], w[k-1, j], ... fma(x[r, 1], w[1, j], x[r, 0] * w[0, j])) + bias[j].
+// The weight is read four rows at a time, and those are used for every row of x while the
+// next four are fetched from memory.
+class VsrDecodeDenseOp : public OpKernel {
+ public:
+  explicit VsrDecodeDenseOp(OpKernelConstruction* context) : OpKernel(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& x = context->input(0);
+    const Tensor& weight = context->input(1);
+    const Tensor& bias = context->input(2);
+    OP_REQUIRES(context, x.dims() == 2 && weight.dims() == 2 && bias.dims() == 1 && x.dim_size(1) == weight.dim_size(0) &&
+                             bias.dim_size(0) == weight.dim_size(1),
+                errors::InvalidArgument("VsrDecodeDense: x [rows, k], weight [k, n], bias [n]"));
+    const int64_t rows = x.dim_size(0), depth = x.dim_size(1), n = weight.dim_size(1);
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({rows, n}), &y));
+    const float* in = x.flat<float>().data();
+    const float* w = weight.flat<float>().data();
+    const float* b = bias.flat<float>().data();
+    float* out = y->flat<float>().data();
+    constexpr int64_t kColumns = 64;  // a unit of work: this many whole columns
+    const int64_t units = (n + kColumns - 1) / kColumns;
+    const auto* threads = context->device()->tensorflow_cpu_worker_threads();
+    Shard(threads->num_threads, threads->workers, units, rows * depth * kColumns, [&](int64_t begin, int64_t end) {
+      const int64_t c0 = begin * kColumns, c1 = std::min(n, end * kColumns);
+      const int64_t vectors_end = c0 + (c1 - c0) / kLanes * kLanes;
+      for (int64_t r = 0; r < rows; ++r) std::fill(out + r * n + c0, out + r * n + c1, 0.0f);
+      int64_t k = 0;
+      for (; k + 4 <= depth; k += 4) {
+        const float* w0 = w + k * n;
+        const bool ahead = k + 8 <= depth;  // the next four rows are asked for while these are used
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* xr = in + r * depth + k;
+          const V16 x0 = Broadcast(xr[0]), x1 = Broadcast(xr[1]), x2 = Broadcast(xr[2]), x3 = Broadcast(xr[3]);
+          float* o = out + r * n;
+          for (int64_t j = c0; j < vectors_end; j += kLanes) {
+            if (r == 0 && ahead) Prefetch(w0 + 4 * n + j, n);
+            Store(o + j, Fma(x3, Load(w0 + 3 * n + j), Fma(x2, Load(w0 + 2 * n + j), Fma(x1, Load(w0 + n + j), Fma(x0, Load(w0 + j), Load(o + j))))));
+          }
+          for (int64_t j = vectors_end; j < c1; ++j)
+            for (int q = 0; q < 4; ++q) o[j] = std::fma(xr[q], w0[q * n + j], o[j]);
+        }
+      }
+      for (; k < depth; ++k)
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t j = c0; j < c1; ++j) out[r * n + j] = std::fma(in[r * depth + k], w[k * n + j], out[r * n + j]);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = c0; j < c1; ++j) out[r * n + j] = out[r * n + j] + b[j];
+    });
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("VsrDecodeDense").Device(DEVICE_CPU), VsrDecodeDenseOp);
+
+REGISTER_OP("VsrDecodeLogits")
+    .Input("h: float")           // [rows, n_embd]
+    .Input("embeddings: float")  // [n_vocab, n_embd]
+    .Output("logits: float")     // [rows, n_vocab]: h . embeddings^T
+    .SetShapeFn([](shape_inference::InferenceContext* c) {
+      c->set_output(0, c->Matrix(c->Dim(c->input(0), 0), c->Dim(c->input(1), 0)));
+      return OkStatus();
+    });
+
+// logits[r, v] = h[r] . embeddings[v] in 16 lanes (lane l: features l, l + 16, ..., each a
+// fused multiply-add), the lanes then joined as Join does. Each vocabulary row is read once,
+// for up to eight rows of h at a time.
+class VsrDecodeLogitsOp : public OpKernel {
+ public:
+  explicit VsrDecodeLogitsOp(OpKernelConstruction* context) : OpKernel(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& h = context->input(0);
+    const Tensor& embeddings = context->input(1);
+    OP_REQUIRES(context, h.dims() == 2 && embeddings.dims() == 2 && h.dim_size(1) == embeddings.dim_size(1),
+                errors::InvalidArgument("VsrDecodeLogits: h [rows, n], embeddings [vocab, n]"));
+    const int64_t rows = h.dim_size(0), n = h.dim_size(1), vocab = embeddings.dim_size(0);
+    Tensor* logits = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({rows, vocab}), &logits));
+    const float* x = h.flat<float>().data();
+    const float* e = embeddings.flat<float>().data();
+    float* out = logits->flat<float>().data();
+    const int64_t vectors_end = n / kLanes * kLanes;
+    constexpr int64_t kGroup = 8;
+    const auto* threads = context->device()->tensorflow_cpu_worker_threads();
+    Shard(threads->num_threads, threads->workers, vocab, rows * n * 2, [&](int64_t begin, int64_t end) {
+      for (int64_t v = begin; v < end; ++v) {
+        const float* ev = e + v * n;
+        for (int64_t r0 = 0; r0 < rows; r0 += kGroup) {
+          const int64_t group = std::min(kGroup, rows - r0);
+          V16 acc[kGroup];
+          for (int64_t i = 0; i < group; ++i) acc[i] = Zero();
+          for (int64_t f = 0; f < vectors_end; f += kLanes) {
+            const V16 w = Load(ev + f);
+            for (int64_t i = 0; i < group; ++i) acc[i] = Fma(Load(x + (r0 + i) * n + f), w, acc[i]);
+          }
+          for (int64_t i = 0; i < group; ++i) {
+            if (vectors_end < n) {  // the last features, lane by lane as Dot's
+              float lane[kLanes];
+              Store(lane, acc[i]);
+              for (int64_t f = vectors_end, l = 0; f < n; ++f, ++l) lane[l] = std::fma(x[(r0 + i) * n + f], ev[f], lane[l]);
+              acc[i] = Load(lane);
+            }
+            out[(r0 + i) * vocab + v] = Joined(acc[i]);
+          }
+        }
+      }
+    });
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("VsrDecodeLogits").Device(DEVICE_CPU), VsrDecodeLogitsOp);
