@@ -484,7 +484,14 @@ def main() -> int:
                   f"{split['sample'] / res['floor']:.2f}x; against the floor with the sampler's own output layer "
                   f"(the library's layout in vocabulary blocks, {res['floor_blocks']:.2f} s): {split['sample'] / res['floor_blocks']:.2f}x", flush=True)
             print("    a passage: " + ", ".join(f"{k} {v:.2f} s ({100 * v / per:.0f}%)" for k, v in split.items())
-                  + f", other {per - sum(split.values()):.2f} s", flush=True)
+                  + f", other {per - sum(split.values()):.2f} s; {per:.2f} s, {per / res['floor']:.2f}x the sampler's floor", flush=True)
+            if n >= 2:  # the first passage also builds the fine-tune's executors (once a process): the rest is what each costs
+                later = res["passages"][1:]
+                steady = {k: sum(p["split"][k] for p in later) / len(later) for k in ("restore", "finetune", "sample", "decode")}
+                each = sum(p["wall"] for p in later) / len(later)
+                print(f"    after the first passage ({len(later)}): " + ", ".join(f"{k} {v:.2f} s" for k, v in steady.items())
+                      + f"; {each:.2f} s a passage, {each / res['floor']:.2f}x the sampler's floor "
+                      f"(the first: {res['passages'][0]['wall']:.2f} s)", flush=True)
         if res.get("window_floor") and res["floor"]:
             print(f"    the window fine-tune's compute floor: {window_flops(_Shape(**res['shape'])) / 1e12:.2f} TFLOP at {res['rate'] / 1e9:.0f} GFLOP/s "
                   f"(a large matmul here) = {res['window_floor']:.1f} s, against {split['finetune']:.1f} s measured "

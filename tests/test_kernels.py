@@ -57,7 +57,8 @@ def test_without_its_kernel_the_engine_is_version_3_and_a_shared_folder_is_refus
 
 def test_check_expects_the_version_this_machine_runs(monkeypatch, tmp_path):
     """``check`` (which never imports TensorFlow) notes runs of another engine version than
-    this machine's: without a C++ compiler, that is version 3."""
+    this machine's: without a C++ compiler, or on an x86 CPU without fused multiply-add, that
+    is version 3."""
     from generator.samples.engine import kernels
 
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
@@ -66,6 +67,10 @@ def test_check_expects_the_version_this_machine_runs(monkeypatch, tmp_path):
     from generator.samples.engine.common import VERSIONS
 
     assert kernels.expected_version() == VERSIONS["fast"] == 5  # the tests' machine has g++
+    monkeypatch.setattr(kernels, "isa_level", lambda: "x86-64-v2")  # no fused multiply-add: the products would crawl
+    assert kernels.expected_version() == 3
+    monkeypatch.setattr(kernels, "isa_level", lambda: "aarch64 asimd")
+    assert kernels.expected_version() == 5
 
 
 def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_path):

@@ -83,10 +83,20 @@ def compiler_found() -> bool:
     return shutil.which(os.environ.get("CXX") or "g++") is not None
 
 
+def fused_multiply_add() -> bool:
+    """Whether this CPU adds a product in one rounding in hardware, as the matrix products'
+    kernels do on every element: every x86-64 from level v3 (Haswell, 2013; AMD's Piledriver)
+    and every 64-bit ARM. Without it (x86-64 v1 and v2) the C library would do each in
+    software, slower than TensorFlow's own products by far."""
+    level = isa_level().split()[0]
+    return not level.startswith("x86-64") or level in ("x86-64-v3", "x86-64-v4")
+
+
 def expected_version() -> int:
-    """The fast engine's version on this machine, without TensorFlow (``check`` asks): 4 where
-    a compiler can build the kernels, else 3. A GPU, which also means 3, is not looked for."""
-    return VERSIONS["fast"] if compiler_found() else WITHOUT_KERNEL
+    """The fast engine's version on this machine, without TensorFlow (``check`` asks): 5 where
+    a compiler can build the kernels and the CPU has fused multiply-add, else 3. A GPU, which
+    also means 3, is not looked for."""
+    return VERSIONS["fast"] if compiler_found() and fused_multiply_add() else WITHOUT_KERNEL
 
 
 def load(tf):
@@ -95,6 +105,10 @@ def load(tf):
         return _loaded[0]
     if tf.config.list_physical_devices("GPU"):
         log.info("a GPU is visible: the sampling step runs as TensorFlow operations (engine version 3)")
+        return None
+    if not fused_multiply_add():
+        log.warning("this CPU (%s) has no fused multiply-add: the sampling step runs as TensorFlow operations "
+                    "(engine version 3)", isa_level())
         return None
     if not compiler_found():
         log.warning("no C++ compiler (g++, or $CXX): the sampling step runs as TensorFlow operations, slower "

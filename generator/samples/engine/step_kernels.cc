@@ -1,7 +1,7 @@
 // The engine's kernels, compiled by kernels.py: for the sampling step, VsrDecodeAttention (one
-// layer's attention for every row and head) and VsrLayerNorm (the library's norm); for the
-// fine-tune, VsrRestore (the base weights into the variables' own buffers) and VsrStepUpdate
-// (the one-step update), further down.
+// layer's attention for every row and head), VsrLayerNorm (the library's norm), and at the
+// end VsrDecodeDense and VsrDecodeLogits (the matrix products); for the fine-tune, VsrRestore
+// (the base weights into the variables' own buffers) and VsrStepUpdate (the one-step update).
 //
 // VsrDecodeAttention is what forward.step's TensorFlow operations compute (engine version 3),
 // in one kernel: the new token's query against the prompt's keys (one copy for every row) and
