@@ -54,7 +54,7 @@ def operations(models):
     e.close()
 
 
-UPDATES = ("AssignSub", "ScatterSub", "VsrStepUpdate")  # TensorFlow's updates, and the compiled one (engine version 4)
+UPDATES = ("AssignSub", "ScatterSub", "VsrStepUpdate")  # TensorFlow's updates, and the compiled one (engine version 5)
 
 
 @pytest.mark.parametrize("which", ["single", "operations"])

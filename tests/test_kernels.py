@@ -71,18 +71,22 @@ def test_check_expects_the_version_this_machine_runs(monkeypatch, tmp_path):
     assert kernels.expected_version() == 3
     monkeypatch.setattr(kernels, "isa_level", lambda: "aarch64 asimd")
     assert kernels.expected_version() == 5
+    monkeypatch.setattr(kernels, "isa_level", lambda: "s390x")  # not one this project knows
+    assert kernels.expected_version() == 3
 
 
 def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_path):
     """The compiled restore checks the checkpoint's checksums on its first read, then copies the
-    same bytes from the same places while the files stay as they were. A checkpoint changed
-    under a running engine is read and checked again: a corrupted byte stops the restore (it
-    would be copied silently if the restore trusted its notes), and the checkpoint put right
-    restores again, bit for bit."""
+    same bytes from the same places while the files stay as they were (its output says which it
+    did). A checkpoint changed under a running engine is read and checked again: a corrupted
+    byte stops the restore (it would be copied silently if the restore trusted its notes), the
+    checkpoint put right restores again, bit for bit, and so do a checkpoint renamed into its
+    place and one written in place with its modification time set back."""
     import numpy as np
     import pytest
 
     from generator.samples.cache import Params
+    from generator.samples.engine.checkpoint import Hparams, build_random
     from generator.samples.engine.fast import FastEngine
     from generator.samples.engine.tf import load
 
@@ -91,12 +95,23 @@ def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_pa
     shutil.copytree(models / "tiny", folder)
     data = next(folder.glob("model.ckpt.data-*"))
     engine = FastEngine(folder)
+    (op,) = [o for o in engine.graph.get_operations() if o.type == "VsrRestore"]
+
+    def restore() -> bool:
+        """One restore; True where it checked the checksums, False where it copied noted bytes."""
+        return bool(engine.sess.run(op.outputs[0], {engine.checkpoint_path: engine.checkpoint}))
+
+    def restored_from(checkpoint) -> bool:
+        reader = tf.train.load_checkpoint(str(checkpoint))
+        return all(np.array_equal(w, reader.get_tensor(t.op.name)) for w, t in zip(engine.sess.run(engine.weights), engine.weights))
+
     try:
         assert engine.version == 5
         params = Params(temperature=0.8, top_k=30, length=4, seed=1, finetune_steps=1, learning_rate=1e-2)
         prompt = "Rovers drive slowly. They carry cameras. They stop often to look at rocks and dust."
         first = engine.generate(prompt, params, 2).continuations
         assert engine.generate(prompt, params, 2).continuations == first  # restored from its notes: the same
+        assert restore() is False and restored_from(engine.checkpoint)  # checked when the engine opened
         original = data.read_bytes()
         with data.open("r+b") as fh:
             fh.seek(len(original) // 2)
@@ -105,8 +120,53 @@ def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_pa
             engine.generate(prompt, params, 2)
         data.write_bytes(original)
         assert engine.generate(prompt, params, 2).continuations == first
-        reader = tf.train.load_checkpoint(engine.checkpoint)
-        engine.reset()
-        assert all(np.array_equal(w, reader.get_tensor(t.op.name)) for w, t in zip(engine.sess.run(engine.weights), engine.weights))
+        assert restore() is False and restored_from(engine.checkpoint)
+
+        # another checkpoint of the same shape, renamed into place: checked, and its weights
+        build_random(tmp_path / "other", Hparams.read(folder), seed=1)
+        for part in (tmp_path / "other").glob("model.ckpt.*"):
+            os.replace(part, folder / part.name)
+        assert restore() is True and restored_from(folder / "model.ckpt")
+        assert restore() is False and restored_from(folder / "model.ckpt")
+        # the same bytes written in place, the modification time set back: the change time still moves
+        before = data.stat()
+        data.write_bytes(data.read_bytes())
+        os.utime(data, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert restore() is True and restore() is False
     finally:
         engine.close()
+
+
+def test_the_matrix_products_on_shapes_with_every_remainder():
+    """The step's compiled products on shapes the tiny model never has: a depth that leaves one
+    row after the blocks of four, columns past the last 16 and past the last unit of 64, a
+    width that leaves features past the last 16 lanes. Within float rounding of float64's
+    answer, and the same bits on one thread and on two (columns and vocabulary rows go to
+    threads whole)."""
+    import numpy as np
+
+    from generator.samples.engine import kernels
+    from generator.samples.engine.tf import load
+
+    tf, _ = load()
+    kernel = kernels.load(tf)
+    assert kernel is not None
+    rng = np.random.default_rng(7)
+    x, w, b = (rng.standard_normal(shape).astype(np.float32) for shape in ((3, 37), (37, 83), (83,)))
+    h, e = rng.standard_normal((11, 37)).astype(np.float32), rng.standard_normal((29, 37)).astype(np.float32)
+    v1 = tf.compat.v1
+    answers = []
+    for threads in (1, 2):
+        graph = tf.Graph()
+        with graph.as_default():
+            fetch = [getattr(kernel, kernels.DENSE)(x, w, b), getattr(kernel, kernels.LOGITS)(h, e)]
+        config = v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
+        with v1.Session(graph=graph, config=config) as sess:
+            answers.append(sess.run(fetch))
+    for one, two in zip(*answers):
+        assert one.tobytes() == two.tobytes()
+    dense, logits = answers[0]
+    expected_dense = x.astype(np.float64) @ w.astype(np.float64) + b
+    expected_logits = h.astype(np.float64) @ e.astype(np.float64).T
+    np.testing.assert_allclose(dense, expected_dense, rtol=0, atol=1e-5 * np.abs(expected_dense).max())
+    np.testing.assert_allclose(logits, expected_logits, rtol=0, atol=1e-5 * np.abs(expected_logits).max())

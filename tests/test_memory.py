@@ -79,8 +79,9 @@ def test_the_restore_reads_nothing_ahead_of_the_variables(models, kernel):
     weight's read beside the variable's own copy (for 1558M, the embeddings: 307 MB).
 
     With TensorFlow's operations (engine version 3), each weight is read into memory that its
-    variable then takes over. With the compiled kernels (version 4), each weight is read
-    straight into the buffer its variable holds: the restore allocates nothing at all."""
+    variable then takes over. With the compiled kernels (version 5), each weight is read
+    straight into the buffer its variable holds: the restore allocates nothing but its answer
+    (whether it checked the checksums, ``test_kernels``)."""
     from generator.samples.cache import Params
     from generator.samples.engine.fast import FastEngine
     from generator.samples.engine.tf import load
@@ -93,7 +94,7 @@ def test_the_restore_reads_nothing_ahead_of_the_variables(models, kernel):
         engine.generate("Rovers drive slowly. They carry cameras. They stop often to look at rocks and dust.", params, 2)
         feed = {engine.checkpoint_path: engine.checkpoint}
         if kernel:
-            assert _allocations(tf, engine.sess, engine.restore, feed) == []
+            assert max((size for _, size in _allocations(tf, engine.sess, engine.restore, feed)), default=0) <= 1  # its answer, a bool
         else:
             peak, end = _live_over_run(tf, engine.sess, engine.restore, feed)
             assert end >= engine.hparams.weight_bytes  # what was read stays: in the variables

@@ -60,7 +60,8 @@ def session_config(tf, threads: int, *, pruned: bool = True):
 def restore_in_place(tf, weights, prefix, kernel):
     """One op that reads every weight from the checkpoint at ``prefix`` into the buffer its
     variable already holds (``step_kernels.cc``'s VsrRestore): nothing read ahead, no buffer
-    given back and taken anew. ``restore_chain`` does it with TensorFlow's own operations."""
+    given back and taken anew, the checksums checked on the first read of unchanged files.
+    ``restore_chain`` does it with TensorFlow's own operations."""
     refs = [w.op.outputs[0] for w in weights]
     restore = getattr(kernel, kernels.RESTORE)(refs, prefix, names=[w.op.name for w in weights], shapes=[r.shape for r in refs])
     with tf.control_dependencies([restore]):
@@ -197,7 +198,7 @@ class FastEngine:
     def _restore_base(self) -> None:
         """The checkpoint's weights, bit for bit, and fresh Adam slots."""
         start = time.perf_counter()
-        self._tuned = True  # until the restore is through: one that fails halfway leaves a variable empty, to restore again
+        self._tuned = True  # until the restore is through: one that fails halfway leaves weights half-written or empty, to restore again
         self.sess.run(self.restore, {self.checkpoint_path: self.checkpoint})
         self.sess.run(self.adam.reset_slots)
         self._tuned = False  # the weights are the base model's

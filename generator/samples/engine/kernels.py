@@ -87,9 +87,9 @@ def fused_multiply_add() -> bool:
     """Whether this CPU adds a product in one rounding in hardware, as the matrix products'
     kernels do on every element: every x86-64 from level v3 (Haswell, 2013; AMD's Piledriver)
     and every 64-bit ARM. Without it (x86-64 v1 and v2) the C library would do each in
-    software, slower than TensorFlow's own products by far."""
-    level = isa_level().split()[0]
-    return not level.startswith("x86-64") or level in ("x86-64-v3", "x86-64-v4")
+    software, slower than TensorFlow's own products by far; other machines are not known here
+    and run version 3."""
+    return isa_level().split()[0] in ("x86-64-v3", "x86-64-v4", "aarch64", "arm64")
 
 
 def expected_version() -> int:

@@ -16,7 +16,8 @@
 // The bits depend on nothing but the inputs: every sum is taken in an order fixed here
 // (over features in 16 lanes joined by a fixed tree, the rest in position order), the
 // exponential is the polynomial below, and kernels.py compiles this with
-// -ffp-contract=off, so no multiply and add are fused. Rows go to threads whole, so the
+// -ffp-contract=off, so the compiler fuses no multiply and add on its own (the matrix products
+// at the end fuse them where the source says). Rows go to threads whole, so the
 // thread count changes nothing either.
 #include <cmath>
 #include <cstdint>
@@ -228,6 +229,7 @@ REGISTER_KERNEL_BUILDER(Name("VsrLayerNorm").Device(DEVICE_CPU), VsrLayerNormOp)
 // Assign put them, and the update is adam.py's elementwise operations, the same IEEE
 // operations on each element in the same order. Both write each weight's own buffer in place.
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -245,9 +247,10 @@ REGISTER_OP("VsrRestore")
     .Attr("N: int >= 1")
     .Attr("names: list(string)")  // each weight's name in the checkpoint
     .Attr("shapes: list(shape)")  // and its shape, which the checkpoint's must be
+    .Output("checked: bool")      // whether this restore checked the checksums (or copied noted bytes)
     .SetIsStateful()
     .SetAllowsUninitializedInput()  // the first restore gives each variable its buffer
-    .SetShapeFn(shape_inference::NoOutputs);
+    .SetShapeFn(shape_inference::ScalarShape);
 
 namespace {
 
@@ -255,7 +258,6 @@ namespace {
 // 3 shard_id, 4 offset, 5 size (varints); 7 slices, which a whole tensor has none of.
 struct Entry {
   int64_t shard = 0, offset = 0, size = 0;
-  bool sliced = false;
 };
 
 bool Varint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
@@ -295,22 +297,40 @@ bool Fields(absl::string_view message, uint64_t fields[8], int present[8]) {
   return true;
 }
 
+// What names a file and its contents, as far as the system says: a file renamed into its
+// place is another inode; one written in place has a new modification and change time (a
+// copy that sets the modification time back still moves the change time).
 struct FileId {
   dev_t device = 0;
   ino_t inode = 0;
   off_t size = 0;
-  int64_t modified = 0;
+  int64_t modified = 0, changed = 0;
   bool operator==(const FileId& o) const {
-    return device == o.device && inode == o.inode && size == o.size && modified == o.modified;
+    return device == o.device && inode == o.inode && size == o.size && modified == o.modified && changed == o.changed;
   }
 };
 
-bool Identify(const std::string& path, FileId* id) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return false;
-  *id = {st.st_dev, st.st_ino, st.st_size, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+FileId FromStat(const struct stat& st) {
+  return {st.st_dev, st.st_ino, st.st_size, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+          static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
+}
+
+// Each file's identity; false if any cannot be had.
+bool Identify(const std::vector<std::string>& paths, std::vector<FileId>* ids) {
+  ids->clear();
+  for (const auto& path : paths) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return false;
+    ids->push_back(FromStat(st));
+  }
   return true;
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+constexpr uint64_t kThisByteOrder = 1;  // BundleHeaderProto's BIG
+#else
+constexpr uint64_t kThisByteOrder = 0;  // LITTLE
+#endif
 
 }  // namespace
 
@@ -319,13 +339,18 @@ bool Identify(const std::string& path, FileId* id) {
 // fresh buffer and hand that to the variable: every byte of the model written twice a
 // passage, the second time into memory the system has to find and zero again.
 //
-// The first restore from a checkpoint reads it through TensorFlow's BundleReader, which
-// checks every tensor's checksum, as RestoreV2 does; it notes where each tensor's bytes are
-// and which files (device, inode, size and time) held them. Every later restore from the same
-// files copies the same bytes from the same places, on every thread, with no checksum (the
-// checksum took two thirds of the time): bytes that were checked once, from files that have
-// not changed since. If any file has (or the prefix is another), the restore is a checked
-// one again.
+// A checked restore reads the checkpoint through TensorFlow's BundleReader, which checks every
+// tensor's checksum (and swaps the bytes of a checkpoint written on a machine of the other
+// byte order), as RestoreV2 does. It also notes where each tensor's bytes are, and the files'
+// identities (FileId) before and after the reads; the notes are kept only if nothing changed
+// in between, every tensor is whole (not saved in slices) and in this machine's byte order.
+// A later restore from the same prefix then copies the same bytes from the same places, on
+// every thread, with no checksum (the checksum took two thirds of the time): bytes checked
+// once, from files whose identity, taken on the open files, is still the same. Otherwise the
+// restore is a checked one again. The output says which it was (true: checked).
+//
+// A restore that fails part way leaves some weights written and some not; the engine then
+// restores again before it uses them (FastEngine._tuned).
 class VsrRestoreOp : public OpKernel {
  public:
   explicit VsrRestoreOp(OpKernelConstruction* context) : OpKernel(context) {
@@ -346,6 +371,8 @@ class VsrRestoreOp : public OpKernel {
     const Tensor& prefix_input = context->input(n);
     OP_REQUIRES(context, TensorShapeUtils::IsScalar(prefix_input.shape()), errors::InvalidArgument("VsrRestore: the prefix is a scalar"));
     const std::string prefix(prefix_input.scalar<tstring>()());
+    Tensor* checked = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({}), &checked));
     mutex_lock state(mu_);
     std::vector<Tensor> held(n);
     bool all_held = true;
@@ -353,20 +380,39 @@ class VsrRestoreOp : public OpKernel {
       held[i] = context->mutable_input(i, /*lock_held=*/false);
       all_held = all_held && held[i].IsInitialized() && held[i].shape() == shapes_[i];
     }
-    if (all_held && prefix == checked_ && Unchanged()) {
-      OP_REQUIRES_OK(context, Copy(context, held));
-      return;
+    if (all_held && prefix == noted_) {
+      bool copied = false;
+      OP_REQUIRES_OK(context, Copy(context, held, &copied));
+      if (copied) {
+        checked->scalar<bool>()() = false;
+        return;
+      }
     }
-    checked_.clear();
+    noted_.clear();
     OP_REQUIRES_OK(context, Checked(context, prefix));
+    checked->scalar<bool>()() = true;
   }
 
  private:
   // The restore through BundleReader, noting where each tensor's bytes are for the next one.
   Status Checked(OpKernelContext* context, const std::string& prefix) {
+    const std::vector<std::string> index = {prefix + ".index"};
+    std::vector<FileId> index_before;
+    bool note = Identify(index, &index_before);
     BundleReader reader(Env::Default(), prefix);
     TF_RETURN_IF_ERROR(reader.status());
-    std::vector<FileId> ids;
+    // the header (the entry under the empty key): 1 the number of data files, 2 their byte order
+    uint64_t header[8] = {0};
+    int present[8] = {0};
+    reader.Seek("");
+    note = note && reader.Valid() && reader.key().empty() && Fields(reader.value(), header, present) && header[1] >= 1 &&
+           header[1] < 100000 && header[2] == kThisByteOrder;
+    std::vector<std::string> files;
+    for (uint64_t shard = 0; note && shard < header[1]; ++shard)
+      files.push_back(absl::StrFormat("%s.data-%05d-of-%05d", prefix, shard, header[1]));
+    files.push_back(index[0]);
+    std::vector<FileId> before;
+    note = note && Identify(files, &before) && before.back() == index_before[0];
     std::vector<Entry> entries(names_.size());
     for (size_t i = 0; i < names_.size(); ++i) {
       DataType stored_type;
@@ -375,65 +421,56 @@ class VsrRestoreOp : public OpKernel {
       if (stored_type != DT_FLOAT || stored != shapes_[i])
         return errors::InvalidArgument("VsrRestore: ", names_[i], " is ", DataTypeString(stored_type), " ", stored.DebugString(),
                                        " in the checkpoint, not float ", shapes_[i].DebugString());
-      mutex_lock lock(*context->input_ref_mutex(i));
-      Tensor held = context->mutable_input(i, /*lock_held=*/true);
-      if (held.IsInitialized() && held.shape() == stored) {
-        TF_RETURN_IF_ERROR(reader.Lookup(names_[i], &held));
-      } else {
-        Tensor fresh;
-        TF_RETURN_IF_ERROR(context->allocate_temp(DT_FLOAT, stored, &fresh));
-        TF_RETURN_IF_ERROR(reader.Lookup(names_[i], &fresh));
-        context->replace_ref_input(i, fresh, /*lock_held=*/true);
+      {
+        mutex_lock lock(*context->input_ref_mutex(i));
+        Tensor held = context->mutable_input(i, /*lock_held=*/true);
+        if (held.IsInitialized() && held.shape() == stored) {
+          TF_RETURN_IF_ERROR(reader.Lookup(names_[i], &held));
+        } else {
+          Tensor fresh;
+          TF_RETURN_IF_ERROR(context->allocate_temp(DT_FLOAT, stored, &fresh));
+          TF_RETURN_IF_ERROR(reader.Lookup(names_[i], &fresh));
+          context->replace_ref_input(i, fresh, /*lock_held=*/true);
+        }
       }
-      // where the bytes just checked came from
+      if (!note) continue;  // every weight is still read; only the notes are given up
+      // where the bytes just checked came from: 3 the data file, 4 the offset, 5 the size; 7 slices
       reader.Seek(names_[i]);
       uint64_t fields[8] = {0};
-      int present[8] = {0};
-      if (!reader.Valid() || reader.key() != names_[i] || !Fields(reader.value(), fields, present)) return OkStatus();  // no note: check again next time
-      entries[i] = {static_cast<int64_t>(fields[3]), static_cast<int64_t>(fields[4]), static_cast<int64_t>(fields[5]), present[7] > 0};
-      if (entries[i].sliced || entries[i].size != static_cast<int64_t>(stored.num_elements() * sizeof(float))) return OkStatus();
+      int parts[8] = {0};
+      note = reader.Valid() && reader.key() == names_[i] && Fields(reader.value(), fields, parts) && parts[7] == 0 &&
+             fields[3] < header[1] && fields[5] == static_cast<uint64_t>(stored.num_elements()) * sizeof(float) &&
+             fields[4] <= static_cast<uint64_t>(before[fields[3]].size) &&
+             fields[5] <= static_cast<uint64_t>(before[fields[3]].size) - fields[4];
+      entries[i] = {static_cast<int64_t>(fields[3]), static_cast<int64_t>(fields[4]), static_cast<int64_t>(fields[5])};
     }
-    // the number of data files, from the header (the entry under the empty key): field 1
-    reader.Seek("");
-    uint64_t header[8] = {0};
-    int present[8] = {0};
-    if (!reader.Valid() || !reader.key().empty() || !Fields(reader.value(), header, present) || header[1] < 1) return OkStatus();
-    std::vector<std::string> files;
-    for (uint64_t shard = 0; shard < header[1]; ++shard) files.push_back(absl::StrFormat("%s.data-%05d-of-%05d", prefix, shard, header[1]));
-    files.push_back(prefix + ".index");
-    for (const auto& entry : entries)
-      if (entry.shard < 0 || entry.shard >= static_cast<int64_t>(header[1])) return OkStatus();
-    // The files are identified after the reads: one changed in between is found different next time.
-    for (const auto& file : files) {
-      FileId id;
-      if (!Identify(file, &id)) return OkStatus();
-      ids.push_back(id);
+    std::vector<FileId> after;
+    if (note && Identify(files, &after) && after == before) {  // nothing changed while it was read
+      files_ = std::move(files);
+      ids_ = std::move(before);
+      entries_ = std::move(entries);
+      noted_ = prefix;
     }
-    files_ = std::move(files);
-    ids_ = std::move(ids);
-    entries_ = std::move(entries);
-    checked_ = prefix;
     return OkStatus();
   }
 
-  bool Unchanged() const {
-    for (size_t f = 0; f < files_.size(); ++f) {
-      FileId id;
-      if (!Identify(files_[f], &id) || !(id == ids_[f])) return false;
-    }
-    return true;
-  }
-
-  // The noted bytes into the variables' buffers, in pieces of at most 8 MB shared out among the threads.
-  Status Copy(OpKernelContext* context, std::vector<Tensor>& held) {
-    constexpr int64_t kPiece = 8 << 20;
+  // The noted bytes into the variables' buffers, in pieces of at most 8 MB shared out among
+  // the threads; *copied false (nothing written) if a file is not the one noted. No other op
+  // runs on the engine's session meanwhile, so the variables' locks are not taken here.
+  Status Copy(OpKernelContext* context, std::vector<Tensor>& held, bool* copied) {
+    *copied = false;
     std::vector<int> fds;
     auto close_all = [&fds] { for (int fd : fds) ::close(fd); };
-    for (size_t f = 0; f + 1 < files_.size(); ++f) {
+    for (size_t f = 0; f < files_.size(); ++f) {
       const int fd = ::open(files_[f].c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) { close_all(); return errors::Unavailable("VsrRestore: cannot open ", files_[f]); }
-      fds.push_back(fd);
+      struct stat st;
+      if (fd >= 0) fds.push_back(fd);
+      if (fd < 0 || ::fstat(fd, &st) != 0 || !(FromStat(st) == ids_[f])) {
+        close_all();
+        return OkStatus();  // gone or changed: a checked restore instead
+      }
     }
+    constexpr int64_t kPiece = 8 << 20;
     struct Piece { char* to; int fd; int64_t offset, size; };
     std::vector<Piece> pieces;
     for (size_t i = 0; i < entries_.size(); ++i) {
@@ -448,22 +485,24 @@ class VsrRestoreOp : public OpKernel {
         int64_t done = 0;
         while (done < pieces[p].size) {
           const ssize_t got = ::pread(pieces[p].fd, pieces[p].to + done, pieces[p].size - done, pieces[p].offset + done);
+          if (got < 0 && errno == EINTR) continue;
           if (got <= 0) { failed = true; break; }
           done += got;
         }
       }
     });
     close_all();
-    if (failed) return errors::DataLoss("VsrRestore: a read from ", checked_, "'s data came short");
+    if (failed) return errors::DataLoss("VsrRestore: a read from ", noted_, "'s data came short");
+    *copied = true;
     return OkStatus();
   }
 
   std::vector<std::string> names_;
   std::vector<TensorShape> shapes_;
   mutex mu_;
-  std::string checked_;            // the prefix whose bytes entries_ locate; empty: none checked yet
+  std::string noted_;              // the prefix whose bytes entries_ locate; empty: none noted
   std::vector<std::string> files_;  // its data files, then its index
-  std::vector<FileId> ids_;
+  std::vector<FileId> ids_;         // their identities when the bytes were checked
   std::vector<Entry> entries_;
 };
 
@@ -531,7 +570,7 @@ REGISTER_KERNEL_BUILDER(Name("VsrStepUpdate").Device(DEVICE_CPU), VsrStepUpdateO
 // targets it and a plain array elsewhere, the same operations either way. Columns (or
 // vocabulary rows) go to threads whole.
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
 #include <immintrin.h>
 struct V16 {
   __m512 v;
@@ -579,7 +618,7 @@ REGISTER_OP("VsrDecodeDense")
       return OkStatus();
     });
 
-// y[r, j] = fma(x[r, k-1], w[k-1, j], ... fma(x[r, 1], w[1, j], x[r, 0] * w[0, j])) + bias[j].
+// y[r, j] = fma(x[r, k-1], w[k-1, j], ... fma(x[r, 0], w[0, j], 0)) + bias[j].
 // The weight is read four rows at a time, and those are used for every row of x while the
 // next four are fetched from memory.
 class VsrDecodeDenseOp : public OpKernel {
