@@ -224,6 +224,26 @@ passage targets (1.35x, 1.3x) are missed by the restore and the fine-tune: on 15
 arithmetic (three passes through the blocks, about 0.9 TFLOP at 192 GFLOP/s) about 4.5 s.
 ``python bench/kernels.py`` compares the two steps alternately in one process.
 
+2026-12-06, engine version 5: the step's matrix products are compiled ops too (each layer's
+four with its bias, and the output layer against ``wte`` as it is), the restore reads into
+the variables' own buffers (checksums checked on the first read of unchanged files), and the
+one-step update is one op a weight. `--rows passage`, 10 x 100, N passages:
+
+| shape | N | a passage: restore + fine-tune + sample | sampler / floor | passage / floor | after the first passage |
+|---|---|---|---|---|---|
+| 124M | 3 | 0.05 + 0.68 + 5.66 s | 5.66 / 5.34 s = 1.06x | 1.20x | 6.09 s, 1.14x |
+| 355M | 2 | 0.14 + 1.87 + 14.76 s | 14.76 / 15.92 s = 0.93x | 1.05x | 15.65 s, 0.98x |
+| 774M | 2 | 0.29 + 3.81 + 28.86 s | 28.86 / 31.90 s = 0.90x | 1.03x | 30.66 s, 0.96x |
+| 1558M | 2 | 0.63 + 6.80 + 57.64 s | 57.64 / 61.81 s = 0.93x | 1.05x | 60.78 s, 0.98x |
+
+The floor is still TensorFlow's matmuls, which read the weights at about 8.5 GB/s here; the
+compiled products read them at about 11 GB/s, the machine's bandwidth, so the large sizes'
+samplers run under it. Where 124M's sampler goes now (a traced run, 6.0 s): the dense
+products 3.16 s (about 10.8 GB/s over 340 MB a step), the output layer 1.28 s (154 MB a
+step), the attention 0.45 s, the draw (the categorical, top-k, the selects) about 0.25 s, and
+small operations. A passage's first fine-tune in a process also builds its executors (0.6 s
+on 124M, 3.5 s on 1558M), once.
+
 No GPU was lent to the sessions that measured this: ``bench/device.sh`` is
 ready for one and has not run yet.
 """

@@ -4,7 +4,8 @@
     python bench/kernels.py [--model 124M] [--rounds 6]
 
 Builds two fast engines on the bench checkpoint of that shape (``bench/generation.py`` makes
-it): one with the compiled attention and norms (engine version 4, ``engine/step_kernels.cc``)
+it): one with the compiled kernels (engine version 5, ``engine/step_kernels.cc``: the attention,
+the norms, the matrix products, and the fine-tune's restore and update)
 and one running the step as TensorFlow operations (version 3, ``FastEngine(kernel=False)``).
 Each round runs one passage of the exhibit on each, in turn, so both see the same hour of
 this machine; it prints each engine's sampling seconds, fastest and median.
@@ -50,7 +51,7 @@ def main() -> int:
         return 1
     texts = [p.text for e in read_essays(ContentLayout(ROOT / "content")) for p in e.passages][:3]
     params = Params(temperature=0.8, top_k=30, length=100, seed=1, finetune_steps=1, learning_rate=1e-4, train_on="passage")
-    engines = {"compiled (version 4)": FastEngine(folder), "TensorFlow's operations (version 3)": FastEngine(folder, kernel=False)}
+    engines = {"compiled (version 5)": FastEngine(folder), "TensorFlow's operations (version 3)": FastEngine(folder, kernel=False)}
     if next(iter(engines.values())).kernel is None:
         print("the kernels did not load (see the log): both engines would be version 3", file=sys.stderr)
         return 1

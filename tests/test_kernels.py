@@ -140,9 +140,10 @@ def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_pa
 def test_the_matrix_products_on_shapes_with_every_remainder():
     """The step's compiled products on shapes the tiny model never has: a depth that leaves one
     row after the blocks of four, columns past the last 16 and past the last unit of 64, a
-    width that leaves features past the last 16 lanes. Within float rounding of float64's
-    answer, and the same bits on one thread and on two (columns and vocabulary rows go to
-    threads whole)."""
+    width that leaves features past the last 16 lanes; a batch of 17 (the loop for many rows)
+    and of 3 (for few). Within float rounding of float64's answer, the same bits on one thread
+    and on two (columns and vocabulary rows go to threads whole), and the same bits for a row
+    whichever loop took it."""
     import numpy as np
 
     from generator.samples.engine import kernels
@@ -152,20 +153,22 @@ def test_the_matrix_products_on_shapes_with_every_remainder():
     kernel = kernels.load(tf)
     assert kernel is not None
     rng = np.random.default_rng(7)
-    x, w, b = (rng.standard_normal(shape).astype(np.float32) for shape in ((3, 37), (37, 83), (83,)))
+    x, w, b = (rng.standard_normal(shape).astype(np.float32) for shape in ((17, 37), (37, 83), (83,)))
     h, e = rng.standard_normal((11, 37)).astype(np.float32), rng.standard_normal((29, 37)).astype(np.float32)
     v1 = tf.compat.v1
     answers = []
     for threads in (1, 2):
         graph = tf.Graph()
         with graph.as_default():
-            fetch = [getattr(kernel, kernels.DENSE)(x, w, b), getattr(kernel, kernels.LOGITS)(h, e)]
+            # 17 rows of x go through the loop for many rows, 3 through the one for few: the same bits
+            fetch = [getattr(kernel, kernels.DENSE)(x, w, b), getattr(kernel, kernels.LOGITS)(h, e), getattr(kernel, kernels.DENSE)(x[:3], w, b)]
         config = v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
         with v1.Session(graph=graph, config=config) as sess:
             answers.append(sess.run(fetch))
     for one, two in zip(*answers):
         assert one.tobytes() == two.tobytes()
-    dense, logits = answers[0]
+    dense, logits, few = answers[0]
+    assert dense[:3].tobytes() == few.tobytes()
     expected_dense = x.astype(np.float64) @ w.astype(np.float64) + b
     expected_logits = h.astype(np.float64) @ e.astype(np.float64).T
     np.testing.assert_allclose(dense, expected_dense, rtol=0, atol=1e-5 * np.abs(expected_dense).max())

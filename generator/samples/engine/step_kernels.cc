@@ -231,6 +231,7 @@ REGISTER_KERNEL_BUILDER(Name("VsrLayerNorm").Device(DEVICE_CPU), VsrLayerNormOp)
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -324,6 +325,16 @@ bool Identify(const std::vector<std::string>& paths, std::vector<FileId>* ids) {
     ids->push_back(FromStat(st));
   }
   return true;
+}
+
+// Asks the system to back a weight's buffer, not yet written, with 2 MB pages where it can
+// (the whole 2 MB pages inside it): every step reads every weight, and with 4 kB pages each
+// 4 kB of a weight costs a lookup of its own. Only a hint: the bytes are the same either way.
+void HugePages(const Tensor& t) {
+  constexpr uintptr_t kHuge = 2 << 20;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(t.tensor_data().data());
+  const uintptr_t first = (start + kHuge - 1) & ~(kHuge - 1), last = (start + t.tensor_data().size()) & ~(kHuge - 1);
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
 }
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -429,6 +440,7 @@ class VsrRestoreOp : public OpKernel {
         } else {
           Tensor fresh;
           TF_RETURN_IF_ERROR(context->allocate_temp(DT_FLOAT, stored, &fresh));
+          HugePages(fresh);
           TF_RETURN_IF_ERROR(reader.Lookup(names_[i], &fresh));
           context->replace_ref_input(i, fresh, /*lock_held=*/true);
         }
@@ -608,6 +620,67 @@ inline void Prefetch(const float* p, int64_t stride) {
 inline float Joined(V16 a) { return Join(a.v); }
 #endif
 
+namespace {
+
+constexpr int64_t kColumns = 64;   // a unit of the products' work: this many whole columns
+constexpr int64_t kManyRows = 16;  // from this many rows of x, ManyRows
+
+// A few rows (the sampler's 10): the weight is read four rows at a time, all the shard's
+// columns of them, and those are used for every row of x while the next four are fetched.
+void FewRows(const float* in, const float* w, float* out, int64_t rows, int64_t depth, int64_t n, int64_t c0, int64_t c1) {
+  const int64_t vectors_end = c0 + (c1 - c0) / kLanes * kLanes;
+  int64_t k = 0;
+  for (; k + 4 <= depth; k += 4) {
+    const float* w0 = w + k * n;
+    const bool ahead = k + 8 <= depth;  // the next four rows are asked for while these are used
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = in + r * depth + k;
+      const V16 x0 = Broadcast(xr[0]), x1 = Broadcast(xr[1]), x2 = Broadcast(xr[2]), x3 = Broadcast(xr[3]);
+      float* o = out + r * n;
+      for (int64_t j = c0; j < vectors_end; j += kLanes) {
+        if (r == 0 && ahead) Prefetch(w0 + 4 * n + j, n);
+        Store(o + j, Fma(x3, Load(w0 + 3 * n + j), Fma(x2, Load(w0 + 2 * n + j), Fma(x1, Load(w0 + n + j), Fma(x0, Load(w0 + j), Load(o + j))))));
+      }
+      for (int64_t j = vectors_end; j < c1; ++j)
+        for (int q = 0; q < 4; ++q) o[j] = std::fma(xr[q], w0[q * n + j], o[j]);
+    }
+  }
+  for (; k < depth; ++k)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = c0; j < c1; ++j) out[r * n + j] = std::fma(in[r * depth + k], w[k * n + j], out[r * n + j]);
+}
+
+// Many rows (20 or 40 samples): what FewRows keeps for every row would not stay in the
+// cache, so each unit of 64 columns goes through the whole depth on its own, four rows of
+// the weight (16 registers) at a time against every row of x, the rows 16 further on asked
+// for meanwhile. The same sums in the same order: the same bits as FewRows.
+void ManyRows(const float* in, const float* w, float* out, int64_t rows, int64_t depth, int64_t n, int64_t c0, int64_t c1) {
+  const int64_t whole_end = c0 + (c1 - c0) / kColumns * kColumns, blocks_end = depth / 4 * 4;
+  for (int64_t j = c0; j < whole_end; j += kColumns) {
+    for (int64_t k = 0; k < blocks_end; k += 4) {
+      const float* wk = w + k * n + j;
+      if (k + 20 <= depth)
+        for (int v = 0; v < 4; ++v) Prefetch(wk + 16 * n + v * kLanes, n);
+      V16 block[4][4];
+      for (int q = 0; q < 4; ++q)
+        for (int v = 0; v < 4; ++v) block[q][v] = Load(wk + q * n + v * kLanes);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = in + r * depth + k;
+        const V16 x0 = Broadcast(xr[0]), x1 = Broadcast(xr[1]), x2 = Broadcast(xr[2]), x3 = Broadcast(xr[3]);
+        float* o = out + r * n + j;
+        for (int v = 0; v < 4; ++v)
+          Store(o + v * kLanes, Fma(x3, block[3][v], Fma(x2, block[2][v], Fma(x1, block[1][v], Fma(x0, block[0][v], Load(o + v * kLanes))))));
+      }
+    }
+  }
+  // the depth after the blocks for those columns, and all of it for the columns after the whole units, in k order
+  for (int64_t k = 0; k < depth; ++k)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = k < blocks_end ? whole_end : c0; j < c1; ++j) out[r * n + j] = std::fma(in[r * depth + k], w[k * n + j], out[r * n + j]);
+}
+
+}  // namespace
+
 REGISTER_OP("VsrDecodeDense")
     .Input("x: float")       // [rows, k]
     .Input("weight: float")  // [k, n]
@@ -618,9 +691,8 @@ REGISTER_OP("VsrDecodeDense")
       return OkStatus();
     });
 
-// y[r, j] = fma(x[r, k-1], w[k-1, j], ... fma(x[r, 0], w[0, j], 0)) + bias[j].
-// The weight is read four rows at a time, and those are used for every row of x while the
-// next four are fetched from memory.
+// y[r, j] = fma(x[r, k-1], w[k-1, j], ... fma(x[r, 0], w[0, j], 0)) + bias[j], by FewRows or
+// ManyRows above.
 class VsrDecodeDenseOp : public OpKernel {
  public:
   explicit VsrDecodeDenseOp(OpKernelConstruction* context) : OpKernel(context) {}
@@ -639,32 +711,17 @@ class VsrDecodeDenseOp : public OpKernel {
     const float* w = weight.flat<float>().data();
     const float* b = bias.flat<float>().data();
     float* out = y->flat<float>().data();
-    constexpr int64_t kColumns = 64;  // a unit of work: this many whole columns
     const int64_t units = (n + kColumns - 1) / kColumns;
     const auto* threads = context->device()->tensorflow_cpu_worker_threads();
     Shard(threads->num_threads, threads->workers, units, rows * depth * kColumns, [&](int64_t begin, int64_t end) {
       const int64_t c0 = begin * kColumns, c1 = std::min(n, end * kColumns);
       const int64_t vectors_end = c0 + (c1 - c0) / kLanes * kLanes;
       for (int64_t r = 0; r < rows; ++r) std::fill(out + r * n + c0, out + r * n + c1, 0.0f);
-      int64_t k = 0;
-      for (; k + 4 <= depth; k += 4) {
-        const float* w0 = w + k * n;
-        const bool ahead = k + 8 <= depth;  // the next four rows are asked for while these are used
-        for (int64_t r = 0; r < rows; ++r) {
-          const float* xr = in + r * depth + k;
-          const V16 x0 = Broadcast(xr[0]), x1 = Broadcast(xr[1]), x2 = Broadcast(xr[2]), x3 = Broadcast(xr[3]);
-          float* o = out + r * n;
-          for (int64_t j = c0; j < vectors_end; j += kLanes) {
-            if (r == 0 && ahead) Prefetch(w0 + 4 * n + j, n);
-            Store(o + j, Fma(x3, Load(w0 + 3 * n + j), Fma(x2, Load(w0 + 2 * n + j), Fma(x1, Load(w0 + n + j), Fma(x0, Load(w0 + j), Load(o + j))))));
-          }
-          for (int64_t j = vectors_end; j < c1; ++j)
-            for (int q = 0; q < 4; ++q) o[j] = std::fma(xr[q], w0[q * n + j], o[j]);
-        }
+      if (rows >= kManyRows) {
+        ManyRows(in, w, out, rows, depth, n, c0, c1);
+      } else {
+        FewRows(in, w, out, rows, depth, n, c0, c1);
       }
-      for (; k < depth; ++k)
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t j = c0; j < c1; ++j) out[r * n + j] = std::fma(in[r * depth + k], w[k * n + j], out[r * n + j]);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = c0; j < c1; ++j) out[r * n + j] = out[r * n + j] + b[j];
     });
