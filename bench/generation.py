@@ -231,14 +231,19 @@ one-step update is one op a weight. `--rows passage`, 10 x 100, N passages:
 
 | shape | N | a passage: restore + fine-tune + sample | sampler / floor | passage / floor | after the first passage |
 |---|---|---|---|---|---|
-| 124M | 3 | 0.05 + 0.68 + 5.66 s | 5.66 / 5.34 s = 1.06x | 1.20x | 6.09 s, 1.14x |
-| 355M | 2 | 0.14 + 1.87 + 14.76 s | 14.76 / 15.92 s = 0.93x | 1.05x | 15.65 s, 0.98x |
-| 774M | 2 | 0.29 + 3.81 + 28.86 s | 28.86 / 31.90 s = 0.90x | 1.03x | 30.66 s, 0.96x |
-| 1558M | 2 | 0.63 + 6.80 + 57.64 s | 57.64 / 61.81 s = 0.93x | 1.05x | 60.78 s, 0.98x |
+| 124M | 3 | 0.05 + 0.66 + 5.03 s | 5.03 / 5.18 s = 0.97x | 1.11x | 5.45 s, 1.05x |
+| 355M | 2 | 0.14 + 1.76 + 13.71 s | 13.71 / 15.33 s = 0.89x | 1.02x | 14.52 s, 0.95x |
+| 774M | 2 | 0.29 + 4.29 + 26.03 s | 26.03 / 31.45 s = 0.83x | 0.97x | 26.99 s, 0.86x |
+| 1558M | 2 | 0.60 + 5.31 + 53.34 s | 53.34 / 62.10 s = 0.86x | 0.95x | 56.74 s, 0.91x |
+
+(Before the weights' 2 MB pages and the loop for many rows: 124M 1.06x and 1.20x, 1558M
+0.93x and 1.05x.) 40 samples: 124M 12.0 s of sampling (7.5 s for 20), 1558M 121.0 s, 1.62x
+the floor at batch 40 and slower than version 3's 110.4 s: at that batch the products cost
+arithmetic, which oneDNN's blocking does better.
 
 The floor is still TensorFlow's matmuls, which read the weights at about 8.5 GB/s here; the
-compiled products read them at about 11 GB/s, the machine's bandwidth, so the large sizes'
-samplers run under it. Where 124M's sampler goes now (a traced run, 6.0 s): the dense
+compiled products read them at about 11 GB/s, the machine's bandwidth, so the samplers run
+under it. Where 124M's sampler goes now (a traced run, 6.0 s): the dense
 products 3.16 s (about 10.8 GB/s over 340 MB a step), the output layer 1.28 s (154 MB a
 step), the attention 0.45 s, the draw (the categorical, top-k, the selects) about 0.25 s, and
 small operations. A passage's first fine-tune in a process also builds its executors (0.6 s

@@ -55,8 +55,9 @@ once, and TensorFlow's matmuls read them at about 8.5 GB/s here; the kernels kee
 rows of a weight coming from memory while the rows before are used, at about 11 GB/s, the
 machine's bandwidth. Each output is a chain of fused multiply-adds in an order the source
 fixes, so the bits depend on the inputs alone; the logits stay within 1e-5 of the library's.
-The sampler went from 1.29x the floor (TensorFlow's own matmuls of the same steps) to 1.06x on
-124M's shape, and from 1.16x to 0.93x on 1558M's.
+The sampler went from 1.29x the floor (TensorFlow's own matmuls of the same steps) to 0.97x on
+124M's shape, and from 1.16x to 0.86x on 1558M's (at 10 samples; at 40, 1558M's is slower
+than version 3's, ``bench/generation.py``).
 
 Measured and left out: TensorFlow's fused matmul with the bias, the residual and GELU
 (``_FusedMatMul``, what its graph optimizer makes of these patterns): slower than the plain

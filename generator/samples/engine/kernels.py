@@ -1,6 +1,6 @@
-"""The engine's compiled kernels (``step_kernels.cc``: the sampling step's attention and norm,
-the restore of the base weights into the variables' own buffers, and the fine-tune's one-step
-update), compiled here once and loaded.
+"""The engine's compiled kernels (``step_kernels.cc``: the sampling step's attention, norm and
+matrix products, the restore of the base weights into the variables' own buffers, and the
+fine-tune's one-step update), compiled here once and loaded.
 
 TensorFlow runs a custom op from a shared library built against the installed TensorFlow's
 own headers (``tf.sysconfig``), so the library is compiled on the machine that runs it, by
