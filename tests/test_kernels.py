@@ -138,12 +138,12 @@ def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_pa
 
 
 def test_the_matrix_products_on_shapes_with_every_remainder():
-    """The step's compiled products on shapes the tiny model never has: a depth that leaves one
-    row after the blocks of four, columns past the last 16 and past the last unit of 64, a
-    width that leaves features past the last 16 lanes; a batch of 17 (the loop for many rows)
-    and of 3 (for few). Within float rounding of float64's answer, the same bits on one thread
-    and on two (columns and vocabulary rows go to threads whole), and the same bits for a row
-    whichever loop took it."""
+    """The step's compiled products on shapes the tiny model never has: a depth that leaves rows
+    after the last pass of 32, columns past the last unit of 64 (and more units than the tiles
+    ask ahead), a width that leaves features past the last 16 lanes, a vocabulary that leaves
+    one row after the groups of four; batches of every size of tile. Within float rounding of
+    float64's answer, the same bits on one thread and on two (columns and vocabulary rows go to
+    threads whole), and the same bits for a row whatever batch it came in (so whatever tile)."""
     import numpy as np
 
     from generator.samples.engine import kernels
@@ -153,22 +153,26 @@ def test_the_matrix_products_on_shapes_with_every_remainder():
     kernel = kernels.load(tf)
     assert kernel is not None
     rng = np.random.default_rng(7)
-    x, w, b = (rng.standard_normal(shape).astype(np.float32) for shape in ((17, 37), (37, 83), (83,)))
+    x, w, b = (rng.standard_normal(shape).astype(np.float32) for shape in ((17, 37), (37, 211), (211,)))
     h, e = rng.standard_normal((11, 37)).astype(np.float32), rng.standard_normal((29, 37)).astype(np.float32)
     v1 = tf.compat.v1
     answers = []
     for threads in (1, 2):
         graph = tf.Graph()
         with graph.as_default():
-            # 17 rows of x go through the loop for many rows, 3 through the one for few: the same bits
-            fetch = [getattr(kernel, kernels.DENSE)(x, w, b), getattr(kernel, kernels.LOGITS)(h, e), getattr(kernel, kernels.DENSE)(x[:3], w, b)]
+            # 17 rows go in tiles of 6, 6 and 5; the first 1 to 6 in one tile of that many
+            fetch = [getattr(kernel, kernels.DENSE)(x, w, b), getattr(kernel, kernels.LOGITS)(h, e)]
+            fetch += [getattr(kernel, kernels.DENSE)(x[:rows], w, b) for rows in range(1, 7)]
+            fetch += [getattr(kernel, kernels.LOGITS)(h[:rows], e) for rows in range(1, 7)]
         config = v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
         with v1.Session(graph=graph, config=config) as sess:
             answers.append(sess.run(fetch))
     for one, two in zip(*answers):
         assert one.tobytes() == two.tobytes()
-    dense, logits, few = answers[0]
-    assert dense[:3].tobytes() == few.tobytes()
+    dense, logits = answers[0][:2]
+    for rows, (few_dense, few_logits) in enumerate(zip(answers[0][2:8], answers[0][8:]), start=1):
+        assert dense[:rows].tobytes() == few_dense.tobytes()
+        assert logits[:rows].tobytes() == few_logits.tobytes()
     expected_dense = x.astype(np.float64) @ w.astype(np.float64) + b
     expected_logits = h.astype(np.float64) @ e.astype(np.float64).T
     np.testing.assert_allclose(dense, expected_dense, rtol=0, atol=1e-5 * np.abs(expected_dense).max())

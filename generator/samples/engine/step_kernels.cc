@@ -593,10 +593,8 @@ inline V16 Zero() { return {_mm512_setzero_ps()}; }
 inline V16 Fma(V16 a, V16 b, V16 c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
 inline V16 Add(V16 a, V16 b) { return {_mm512_add_ps(a.v, b.v)}; }
 inline void Store(float* p, V16 a) { _mm512_storeu_ps(p, a.v); }
-// asks for the 64 bytes at p in each of four rows `stride` floats apart
-inline void Prefetch(const float* p, int64_t stride) {
-  for (int q = 0; q < 4; ++q) _mm_prefetch(reinterpret_cast<const char*>(p + q * stride), _MM_HINT_T0);
-}
+// asks for the 64 bytes at p, into the second-level cache
+inline void Ask(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1); }
 // Join's tree on a register: the halves added (lane l + lane l + 8, ...), down to one
 inline float Joined(V16 a) {
   const __m256 eight = _mm256_add_ps(_mm512_castps512_ps256(a.v), _mm512_extractf32x8_ps(a.v, 1));
@@ -614,69 +612,160 @@ inline V16 Zero() { return Broadcast(0.0f); }
 inline V16 Fma(V16 a, V16 b, V16 c) { for (int l = 0; l < kLanes; ++l) c.v[l] = std::fma(a.v[l], b.v[l], c.v[l]); return c; }
 inline V16 Add(V16 a, V16 b) { for (int l = 0; l < kLanes; ++l) a.v[l] += b.v[l]; return a; }
 inline void Store(float* p, V16 a) { std::memcpy(p, a.v, sizeof a.v); }
-inline void Prefetch(const float* p, int64_t stride) {
-  for (int q = 0; q < 4; ++q) __builtin_prefetch(p + q * stride);
-}
+inline void Ask(const float* p) { __builtin_prefetch(p, 0, 2); }
 inline float Joined(V16 a) { return Join(a.v); }
 #endif
 
 namespace {
 
-constexpr int64_t kColumns = 64;   // a unit of the products' work: this many whole columns
-constexpr int64_t kManyRows = 16;  // from this many rows of x, ManyRows
+constexpr int64_t kColumns = 64;    // a unit of the products' work: this many whole columns
+constexpr int kTileRows = 6;        // rows of x in a tile: 6 by 64 columns, 24 registers
+constexpr int64_t kDepthBlock = 32;  // rows of the weight a pass goes down before the next pass
+constexpr int64_t kAhead = 2;       // units ahead that the tiles ask for
 
-// A few rows (the sampler's 10): the weight is read four rows at a time, all the shard's
-// columns of them, and those are used for every row of x while the next four are fetched.
-void FewRows(const float* in, const float* w, float* out, int64_t rows, int64_t depth, int64_t n, int64_t c0, int64_t c1) {
-  const int64_t vectors_end = c0 + (c1 - c0) / kLanes * kLanes;
-  int64_t k = 0;
-  for (; k + 4 <= depth; k += 4) {
-    const float* w0 = w + k * n;
-    const bool ahead = k + 8 <= depth;  // the next four rows are asked for while these are used
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* xr = in + r * depth + k;
-      const V16 x0 = Broadcast(xr[0]), x1 = Broadcast(xr[1]), x2 = Broadcast(xr[2]), x3 = Broadcast(xr[3]);
-      float* o = out + r * n;
-      for (int64_t j = c0; j < vectors_end; j += kLanes) {
-        if (r == 0 && ahead) Prefetch(w0 + 4 * n + j, n);
-        Store(o + j, Fma(x3, Load(w0 + 3 * n + j), Fma(x2, Load(w0 + 2 * n + j), Fma(x1, Load(w0 + n + j), Fma(x0, Load(w0 + j), Load(o + j))))));
-      }
-      for (int64_t j = vectors_end; j < c1; ++j)
-        for (int q = 0; q < 4; ++q) o[j] = std::fma(xr[q], w0[q * n + j], o[j]);
+// What a tile asks for ahead: one line (`line`, of the four 64-column lines) of each of
+// `rows` rows, the first at `next`, n floats apart.
+struct Ahead {
+  const float* next;
+  int64_t rows;
+  int64_t line;
+};
+
+// A tile's outputs, rows of x by one unit of columns, through weight rows k0 to k1: they stay
+// in registers and each gets one fused multiply-add per k, in order.
+template <int R>
+void Tile(const float* in, const float* w, float* out, int64_t depth, int64_t n, int64_t k0, int64_t k1, Ahead ahead) {
+  V16 acc[R][4];  // the loops over it unrolled whole, so that the compiler keeps it in registers
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) acc[r][v] = Load(out + r * n + v * kLanes);
+  for (int64_t k = k0; k < k1; ++k) {
+    if (k - k0 < ahead.rows) Ask(ahead.next + (k - k0) * n + ahead.line * kLanes);
+    const float* wk = w + k * n;
+    const V16 w0 = Load(wk), w1 = Load(wk + kLanes), w2 = Load(wk + 2 * kLanes), w3 = Load(wk + 3 * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const V16 x = Broadcast(in[r * depth + k]);
+      acc[r][0] = Fma(x, w0, acc[r][0]);
+      acc[r][1] = Fma(x, w1, acc[r][1]);
+      acc[r][2] = Fma(x, w2, acc[r][2]);
+      acc[r][3] = Fma(x, w3, acc[r][3]);
     }
   }
-  for (; k < depth; ++k)
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = c0; j < c1; ++j) out[r * n + j] = std::fma(in[r * depth + k], w[k * n + j], out[r * n + j]);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) Store(out + r * n + v * kLanes, acc[r][v]);
 }
 
-// Many rows (20 or 40 samples): what FewRows keeps for every row would not stay in the
-// cache, so each unit of 64 columns goes through the whole depth on its own, four rows of
-// the weight (16 registers) at a time against every row of x, the rows 16 further on asked
-// for meanwhile. The same sums in the same order: the same bits as FewRows.
-void ManyRows(const float* in, const float* w, float* out, int64_t rows, int64_t depth, int64_t n, int64_t c0, int64_t c1) {
-  const int64_t whole_end = c0 + (c1 - c0) / kColumns * kColumns, blocks_end = depth / 4 * 4;
-  for (int64_t j = c0; j < whole_end; j += kColumns) {
-    for (int64_t k = 0; k < blocks_end; k += 4) {
-      const float* wk = w + k * n + j;
-      if (k + 20 <= depth)
-        for (int v = 0; v < 4; ++v) Prefetch(wk + 16 * n + v * kLanes, n);
-      V16 block[4][4];
-      for (int q = 0; q < 4; ++q)
-        for (int v = 0; v < 4; ++v) block[q][v] = Load(wk + q * n + v * kLanes);
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* xr = in + r * depth + k;
-        const V16 x0 = Broadcast(xr[0]), x1 = Broadcast(xr[1]), x2 = Broadcast(xr[2]), x3 = Broadcast(xr[3]);
-        float* o = out + r * n + j;
-        for (int v = 0; v < 4; ++v)
-          Store(o + v * kLanes, Fma(x3, block[3][v], Fma(x2, block[2][v], Fma(x1, block[1][v], Fma(x0, block[0][v], Load(o + v * kLanes))))));
+// out[:, c0:c1] += in . w[:, c0:c1], each output one chain of fused multiply-adds over k in
+// order (stored and loaded between passes, which leaves the bits as they are), so the bits
+// depend on neither the number of rows nor the threads. The weight goes by passes down 32 of
+// its rows, along the shard's columns a unit at a time: 32 sequential streams, which the
+// processor's own prefetcher follows, and the first four tiles of a unit ask for a line each
+// of the unit two further on. Every row of x takes each unit of a pass while it is in the
+// first-level cache, six rows at a time with their outputs in registers.
+void Products(const float* in, const float* w, float* out, int64_t rows, int64_t depth, int64_t n, int64_t c0, int64_t c1) {
+  const int64_t whole_end = c0 + (c1 - c0) / kColumns * kColumns;
+  const int64_t units = (whole_end - c0) / kColumns;
+  for (int64_t k0 = 0; k0 < depth; k0 += kDepthBlock) {
+    const int64_t k1 = std::min(depth, k0 + kDepthBlock);
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t j = c0 + u * kColumns;
+      Ahead ahead{nullptr, 0, 0};  // this pass's unit kAhead further on, or the next pass's
+      if (u + kAhead < units) ahead = {w + k0 * n + j + kAhead * kColumns, k1 - k0, 0};
+      else if (k1 < depth) ahead = {w + k1 * n + c0 + (u + kAhead - units) * kColumns, std::min(depth, k1 + kDepthBlock) - k1, 0};
+      for (int64_t r0 = 0, t = 0; r0 < rows; r0 += kTileRows, ++t) {
+        const float* x = in + r0 * depth;
+        float* o = out + r0 * n + j;
+        const Ahead mine{ahead.next, t < 4 ? ahead.rows : 0, t};
+        switch (std::min<int64_t>(kTileRows, rows - r0)) {
+          case 6: Tile<6>(x, w + j, o, depth, n, k0, k1, mine); break;
+          case 5: Tile<5>(x, w + j, o, depth, n, k0, k1, mine); break;
+          case 4: Tile<4>(x, w + j, o, depth, n, k0, k1, mine); break;
+          case 3: Tile<3>(x, w + j, o, depth, n, k0, k1, mine); break;
+          case 2: Tile<2>(x, w + j, o, depth, n, k0, k1, mine); break;
+          default: Tile<1>(x, w + j, o, depth, n, k0, k1, mine); break;
+        }
       }
     }
   }
-  // the depth after the blocks for those columns, and all of it for the columns after the whole units, in k order
+  // the columns after the whole units, in k order
   for (int64_t k = 0; k < depth; ++k)
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = k < blocks_end ? whole_end : c0; j < c1; ++j) out[r * n + j] = std::fma(in[r * depth + k], w[k * n + j], out[r * n + j]);
+      for (int64_t j = whole_end; j < c1; ++j) out[r * n + j] = std::fma(in[r * depth + k], w[k * n + j], out[r * n + j]);
+}
+
+// Logits: a tile of four vocabulary rows by up to six rows of h (24 registers) goes through
+// every feature. The four rows are read from memory by the first tile and from the first-level
+// cache by the rest; the first four tiles ask for a row each of the next four meanwhile.
+constexpr int kVocabRows = 4;
+constexpr int kLogitRows = 6;
+
+template <int V, int R>
+void LogitsTile(const float* x, const float* e, float* out, int64_t n, int64_t vocab, const float* ahead) {
+  const int64_t vectors_end = n / kLanes * kLanes;
+  V16 acc[V][R];  // unrolled whole, as Tile's
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[v][r] = Zero();
+  for (int64_t f = 0; f < vectors_end; f += kLanes) {
+    if (ahead != nullptr) Ask(ahead + f);
+    V16 w[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) w[v] = Load(e + v * n + f);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const V16 h = Load(x + r * n + f);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[v][r] = Fma(h, w[v], acc[v][r]);
+    }
+  }
+  for (int v = 0; v < V; ++v)
+    for (int r = 0; r < R; ++r) {
+      V16 a = acc[v][r];
+      if (vectors_end < n) {  // the last features, lane by lane as Dot's
+        float lane[kLanes];
+        Store(lane, a);
+        for (int64_t f = vectors_end, l = 0; f < n; ++f, ++l) lane[l] = std::fma(x[r * n + f], e[v * n + f], lane[l]);
+        a = Load(lane);
+      }
+      out[r * vocab + v] = Joined(a);
+    }
+}
+
+// V vocabulary rows (at e; their logits at out) against every row of h; `next` is the next
+// group's first row, or null
+template <int V>
+void LogitsGroup(const float* x, const float* e, float* out, int64_t rows, int64_t n, int64_t vocab, const float* next) {
+  for (int64_t r0 = 0, t = 0; r0 < rows; r0 += kLogitRows, ++t) {
+    const float* ahead = next != nullptr && t < kVocabRows ? next + t * n : nullptr;
+    const float* xr = x + r0 * n;
+    float* o = out + r0 * vocab;
+    switch (std::min<int64_t>(kLogitRows, rows - r0)) {
+      case 6: LogitsTile<V, 6>(xr, e, o, n, vocab, ahead); break;
+      case 5: LogitsTile<V, 5>(xr, e, o, n, vocab, ahead); break;
+      case 4: LogitsTile<V, 4>(xr, e, o, n, vocab, ahead); break;
+      case 3: LogitsTile<V, 3>(xr, e, o, n, vocab, ahead); break;
+      case 2: LogitsTile<V, 2>(xr, e, o, n, vocab, ahead); break;
+      default: LogitsTile<V, 1>(xr, e, o, n, vocab, ahead); break;
+    }
+  }
+}
+
+// logits[:, v0:v1] for every row of h
+void Logits(const float* x, const float* e, float* out, int64_t rows, int64_t n, int64_t vocab, int64_t v0, int64_t v1) {
+  for (int64_t v = v0; v < v1; v += kVocabRows) {
+    const float* next = v + 2 * kVocabRows <= v1 ? e + (v + kVocabRows) * n : nullptr;
+    switch (std::min<int64_t>(kVocabRows, v1 - v)) {
+      case 4: LogitsGroup<4>(x, e + v * n, out + v, rows, n, vocab, next); break;
+      case 3: LogitsGroup<3>(x, e + v * n, out + v, rows, n, vocab, next); break;
+      case 2: LogitsGroup<2>(x, e + v * n, out + v, rows, n, vocab, next); break;
+      default: LogitsGroup<1>(x, e + v * n, out + v, rows, n, vocab, next); break;
+    }
+  }
 }
 
 }  // namespace
@@ -691,8 +780,8 @@ REGISTER_OP("VsrDecodeDense")
       return OkStatus();
     });
 
-// y[r, j] = fma(x[r, k-1], w[k-1, j], ... fma(x[r, 0], w[0, j], 0)) + bias[j], by FewRows or
-// ManyRows above.
+// y[r, j] = fma(x[r, k-1], w[k-1, j], ... fma(x[r, 0], w[0, j], 0)) + bias[j], by Products
+// above.
 class VsrDecodeDenseOp : public OpKernel {
  public:
   explicit VsrDecodeDenseOp(OpKernelConstruction* context) : OpKernel(context) {}
@@ -715,13 +804,8 @@ class VsrDecodeDenseOp : public OpKernel {
     const auto* threads = context->device()->tensorflow_cpu_worker_threads();
     Shard(threads->num_threads, threads->workers, units, rows * depth * kColumns, [&](int64_t begin, int64_t end) {
       const int64_t c0 = begin * kColumns, c1 = std::min(n, end * kColumns);
-      const int64_t vectors_end = c0 + (c1 - c0) / kLanes * kLanes;
       for (int64_t r = 0; r < rows; ++r) std::fill(out + r * n + c0, out + r * n + c1, 0.0f);
-      if (rows >= kManyRows) {
-        ManyRows(in, w, out, rows, depth, n, c0, c1);
-      } else {
-        FewRows(in, w, out, rows, depth, n, c0, c1);
-      }
+      Products(in, w, out, rows, depth, n, c0, c1);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = c0; j < c1; ++j) out[r * n + j] = out[r * n + j] + b[j];
     });
@@ -740,8 +824,8 @@ REGISTER_OP("VsrDecodeLogits")
     });
 
 // logits[r, v] = h[r] . embeddings[v] in 16 lanes (lane l: features l, l + 16, ..., each a
-// fused multiply-add), the lanes then joined as Join does. Each vocabulary row is read once,
-// for up to eight rows of h at a time.
+// fused multiply-add), the lanes then joined as Join does, by Logits above. Each vocabulary
+// row is read from memory once; groups of four go to threads whole.
 class VsrDecodeLogitsOp : public OpKernel {
  public:
   explicit VsrDecodeLogitsOp(OpKernelConstruction* context) : OpKernel(context) {}
@@ -757,31 +841,10 @@ class VsrDecodeLogitsOp : public OpKernel {
     const float* x = h.flat<float>().data();
     const float* e = embeddings.flat<float>().data();
     float* out = logits->flat<float>().data();
-    const int64_t vectors_end = n / kLanes * kLanes;
-    constexpr int64_t kGroup = 8;
+    const int64_t groups = (vocab + kVocabRows - 1) / kVocabRows;
     const auto* threads = context->device()->tensorflow_cpu_worker_threads();
-    Shard(threads->num_threads, threads->workers, vocab, rows * n * 2, [&](int64_t begin, int64_t end) {
-      for (int64_t v = begin; v < end; ++v) {
-        const float* ev = e + v * n;
-        for (int64_t r0 = 0; r0 < rows; r0 += kGroup) {
-          const int64_t group = std::min(kGroup, rows - r0);
-          V16 acc[kGroup];
-          for (int64_t i = 0; i < group; ++i) acc[i] = Zero();
-          for (int64_t f = 0; f < vectors_end; f += kLanes) {
-            const V16 w = Load(ev + f);
-            for (int64_t i = 0; i < group; ++i) acc[i] = Fma(Load(x + (r0 + i) * n + f), w, acc[i]);
-          }
-          for (int64_t i = 0; i < group; ++i) {
-            if (vectors_end < n) {  // the last features, lane by lane as Dot's
-              float lane[kLanes];
-              Store(lane, acc[i]);
-              for (int64_t f = vectors_end, l = 0; f < n; ++f, ++l) lane[l] = std::fma(x[(r0 + i) * n + f], ev[f], lane[l]);
-              acc[i] = Load(lane);
-            }
-            out[(r0 + i) * vocab + v] = Joined(acc[i]);
-          }
-        }
-      }
+    Shard(threads->num_threads, threads->workers, groups, rows * n * 2 * kVocabRows, [&](int64_t begin, int64_t end) {
+      Logits(x, e, out, rows, n, vocab, begin * kVocabRows, std::min(vocab, end * kVocabRows));
     });
   }
 };
