@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,42 +138,118 @@ def test_a_restore_reads_a_changed_checkpoint_again_and_checks_it(models, tmp_pa
         engine.close()
 
 
-def test_the_matrix_products_on_shapes_with_every_remainder():
-    """The step's compiled products on shapes the tiny model never has: a depth that leaves rows
-    after the last pass of 32, columns past the last unit of 64 (and more units than the tiles
-    ask ahead), a width that leaves features past the last 16 lanes, a vocabulary that leaves
-    one row after the groups of four; batches of every size of tile. Within float rounding of
-    float64's answer, the same bits on one thread and on two (columns and vocabulary rows go to
-    threads whole), and the same bits for a row whatever batch it came in (so whatever tile)."""
+def _round32(value):
+    """A rational rounded to the nearest float32, ties to even (normal numbers: the tests' are)."""
     import numpy as np
 
-    from generator.samples.engine import kernels
-    from generator.samples.engine.tf import load
+    if value == 0:
+        return np.float32(0.0)
+    sign, magnitude = (-1 if value < 0 else 1), abs(value)
+    exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
+    if Fraction(2) ** exponent > magnitude:
+        exponent -= 1
+    quantum = Fraction(2) ** (exponent - 23)
+    scaled = magnitude / quantum
+    whole = scaled.numerator // scaled.denominator
+    rest = scaled - whole
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and whole % 2 == 1):
+        whole += 1
+    return np.float32(sign * float(whole * quantum))
 
-    tf, _ = load()
-    kernel = kernels.load(tf)
-    assert kernel is not None
+
+def _fma32(a, b, c):
+    """float32 fused multiply-add: a * b + c exactly, rounded once."""
+    return _round32(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+
+
+def _dense_reference(x, w, bias, r, j):
+    """y[r, j] as the kernel promises: one chain of fused multiply-adds over k in order, then the bias."""
+    import numpy as np
+
+    acc = np.float32(0.0)
+    for k in range(x.shape[1]):
+        acc = _fma32(x[r, k], w[k, j], acc)
+    return np.float32(acc + bias[j])
+
+
+def _logit_reference(h, e, r, v):
+    """logits[r, v] as the kernel promises: 16 lanes (lane l the features l, l + 16, ... by fused
+    multiply-adds, the features after the last 16 into lanes 0, 1, ...), joined 8 + 8, 4 + 4, ..."""
+    import numpy as np
+
+    n = h.shape[1]
+    lane = [np.float32(0.0)] * 16
+    for f in range(n // 16 * 16):
+        lane[f % 16] = _fma32(h[r, f], e[v, f], lane[f % 16])
+    for l, f in enumerate(range(n // 16 * 16, n)):
+        lane[l] = _fma32(h[r, f], e[v, f], lane[l])
+    width = 8
+    while width:
+        lane = [np.float32(lane[l] + lane[l + width]) for l in range(width)]
+        width //= 2
+    return lane[0]
+
+
+PRODUCTS = r"""
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from generator.samples.engine import kernels
+from generator.samples.engine.tf import load
+tf, _ = load()
+kernel = kernels.load(tf)
+given = np.load(sys.argv[2])
+x, w, b, h, e = (given[name] for name in "xwbhe")
+with tf.Graph().as_default() as graph:
+    # 17 rows go in tiles of 6, 6 and 5; the first 1 to 6 in one tile of that many
+    fetch = [getattr(kernel, kernels.DENSE)(x, w, b), getattr(kernel, kernels.LOGITS)(h, e), getattr(kernel, kernels.LOGITS)(h, e[:262])]
+    fetch += [getattr(kernel, kernels.DENSE)(x[:rows], w, b) for rows in range(1, 7)]
+    fetch += [getattr(kernel, kernels.LOGITS)(h[:rows], e) for rows in range(1, 7)]
+config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=int(sys.argv[4]), inter_op_parallelism_threads=1)
+with tf.compat.v1.Session(graph=graph, config=config) as sess:
+    np.savez(sys.argv[3], *sess.run(fetch))
+"""
+
+
+def test_the_matrix_products_on_shapes_with_every_remainder(tmp_path):
+    """The step's compiled products on shapes the tiny model never has: a depth that leaves rows
+    after the last pass of 32, columns past the last unit of 64 (and more units than the tiles
+    ask ahead), a width that leaves features past the last 16 lanes, vocabularies that leave
+    three rows and two after the groups of four; batches of every size of tile, and enough work
+    that two threads split it. Outputs in every kind of place are the exact chains the kernels
+    promise (each fused multiply-add rounded once, in order), all within float rounding of
+    float64's answer, the same bits on one thread and on two, and the same bits for a row
+    whatever batch it came in (so whatever tile). Each thread count runs in a process of its
+    own: the kernels' threads are a pool of the process, sized by its first session."""
+    import numpy as np
+
     rng = np.random.default_rng(7)
-    x, w, b = (rng.standard_normal(shape).astype(np.float32) for shape in ((17, 37), (37, 211), (211,)))
-    h, e = rng.standard_normal((11, 37)).astype(np.float32), rng.standard_normal((29, 37)).astype(np.float32)
-    v1 = tf.compat.v1
+    x, w, b = (rng.standard_normal(shape).astype(np.float32) for shape in ((17, 69), (69, 211), (211,)))
+    h, e = rng.standard_normal((11, 69)).astype(np.float32), rng.standard_normal((263, 69)).astype(np.float32)
+    np.savez(tmp_path / "given.npz", x=x, w=w, b=b, h=h, e=e)
     answers = []
     for threads in (1, 2):
-        graph = tf.Graph()
-        with graph.as_default():
-            # 17 rows go in tiles of 6, 6 and 5; the first 1 to 6 in one tile of that many
-            fetch = [getattr(kernel, kernels.DENSE)(x, w, b), getattr(kernel, kernels.LOGITS)(h, e)]
-            fetch += [getattr(kernel, kernels.DENSE)(x[:rows], w, b) for rows in range(1, 7)]
-            fetch += [getattr(kernel, kernels.LOGITS)(h[:rows], e) for rows in range(1, 7)]
-        config = v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
-        with v1.Session(graph=graph, config=config) as sess:
-            answers.append(sess.run(fetch))
+        out = tmp_path / f"{threads}.npz"
+        run = subprocess.run([sys.executable, "-c", PRODUCTS, str(ROOT), str(tmp_path / "given.npz"), str(out), str(threads)],
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        with np.load(out) as saved:
+            answers.append([saved[f"arr_{i}"] for i in range(len(saved.files))])
     for one, two in zip(*answers):
         assert one.tobytes() == two.tobytes()
-    dense, logits = answers[0][:2]
-    for rows, (few_dense, few_logits) in enumerate(zip(answers[0][2:8], answers[0][8:]), start=1):
+    dense, logits, two_left = answers[0][:3]
+    assert two_left.tobytes() == logits[:, :262].tobytes()
+    for rows, (few_dense, few_logits) in enumerate(zip(answers[0][3:9], answers[0][9:]), start=1):
         assert dense[:rows].tobytes() == few_dense.tobytes()
         assert logits[:rows].tobytes() == few_logits.tobytes()
+    # first and last rows of each tile; the first column of each unit, its last, and the tail's
+    for r in (0, 5, 6, 12, 16):
+        for j in (0, 63, 64, 191, 192, 210):
+            assert dense[r, j].tobytes() == _dense_reference(x, w, b, r, j).tobytes(), (r, j)
+    for r in (0, 5, 6, 10):
+        for v in (0, 3, 4, 131, 259, 260, 262):
+            assert logits[r, v].tobytes() == _logit_reference(h, e, r, v).tobytes(), (r, v)
     expected_dense = x.astype(np.float64) @ w.astype(np.float64) + b
     expected_logits = h.astype(np.float64) @ e.astype(np.float64).T
     np.testing.assert_allclose(dense, expected_dense, rtol=0, atol=1e-5 * np.abs(expected_dense).max())
