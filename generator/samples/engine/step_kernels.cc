@@ -100,6 +100,22 @@ inline float Sum(const float* a, int n) {
   return Join(lane);
 }
 
+// `total` units of work in one contiguous shard per thread of the pool, the caller running
+// one of them; work under about 100,000 operations (`cost` a unit) in the caller alone.
+// TensorFlow's Shard cuts a large op into up to four blocks a thread and runs them on the
+// pool's threads and on the caller as well: one more thread than there are cores, taking
+// turns; at 10 rows the products read 1558M's weights at about 13 GB/s that way, against
+// about 21 GB/s in one shard a core.
+void Split(OpKernelContext* context, int64_t total, int64_t cost, const std::function<void(int64_t, int64_t)>& work) {
+  const auto* threads = context->device()->tensorflow_cpu_worker_threads();
+  const int64_t shards = std::max<int64_t>(1, std::min<int64_t>(threads->num_threads, total));
+  if (shards == 1 || total * cost < 100000) {
+    work(0, total);
+    return;
+  }
+  threads->workers->ParallelFor(total, thread::ThreadPool::SchedulingParams::Fixed((total + shards - 1) / shards), work);
+}
+
 inline void AddScaled(float w, const float* x, float* y, int n) {
   for (int f = 0; f < n; ++f) y[f] += w * x[f];
 }
@@ -164,8 +180,7 @@ class VsrDecodeAttentionOp : public OpKernel {
         for (int64_t j = 0; j <= position; ++j) AddScaled(w[prompt + j], v + drawn(r, j), o, n);
       }
     };
-    const auto* threads = context->device()->tensorflow_cpu_worker_threads();
-    Shard(threads->num_threads, threads->workers, rows, total * features * 8, work);
+    Split(context, rows, total * features * 8, work);
   }
 };
 
@@ -176,8 +191,7 @@ namespace {
 // The rows of a [rows, n] input, each row to one thread whole.
 template <typename Row>
 void ForEachRow(OpKernelContext* context, int64_t rows, int64_t cost_per_row, Row row) {
-  const auto* threads = context->device()->tensorflow_cpu_worker_threads();
-  Shard(threads->num_threads, threads->workers, rows, cost_per_row, [&](int64_t begin, int64_t end) {
+  Split(context, rows, cost_per_row, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) row(r);
   });
 }
@@ -703,17 +717,6 @@ void Products(const float* in, const float* w, float* out, int64_t rows, int64_t
       for (int64_t j = whole_end; j < c1; ++j) out[r * n + j] = std::fma(in[r * depth + k], w[k * n + j], out[r * n + j]);
 }
 
-// `total` units of work in one contiguous shard per thread of the pool, the caller running
-// one of them. TensorFlow's Shard cuts a large op into up to four blocks a thread and runs them
-// on the pool's threads and on the caller as well: one more thread than there are cores,
-// taking turns, and at 10 rows the products read the weights at about 13 GB/s that way
-// against about 20 GB/s in one shard a core.
-void Split(OpKernelContext* context, int64_t total, const std::function<void(int64_t, int64_t)>& work) {
-  const auto* threads = context->device()->tensorflow_cpu_worker_threads();
-  const int64_t shards = std::max<int64_t>(1, std::min<int64_t>(threads->num_threads, total));
-  threads->workers->ParallelFor(total, thread::ThreadPool::SchedulingParams::Fixed((total + shards - 1) / shards), work);
-}
-
 // Logits: a tile of four vocabulary rows by up to six rows of h (24 AVX-512 registers) goes
 // through every feature. The four rows are read from memory by the first tile and from the
 // first-level cache by the rest; meanwhile the tiles ask for the next four rows between them
@@ -822,7 +825,7 @@ class VsrDecodeDenseOp : public OpKernel {
     const float* b = bias.flat<float>().data();
     float* out = y->flat<float>().data();
     const int64_t units = (n + kColumns - 1) / kColumns;
-    Split(context, units, [&](int64_t begin, int64_t end) {
+    Split(context, units, rows * depth * kColumns, [&](int64_t begin, int64_t end) {
       const int64_t c0 = begin * kColumns, c1 = std::min(n, end * kColumns);
       for (int64_t r = 0; r < rows; ++r) std::fill(out + r * n + c0, out + r * n + c1, 0.0f);
       Products(in, w, out, rows, depth, n, c0, c1);
@@ -862,7 +865,7 @@ class VsrDecodeLogitsOp : public OpKernel {
     const float* e = embeddings.flat<float>().data();
     float* out = logits->flat<float>().data();
     const int64_t groups = (vocab + kVocabRows - 1) / kVocabRows;
-    Split(context, groups, [&](int64_t begin, int64_t end) {
+    Split(context, groups, rows * n * 2 * kVocabRows, [&](int64_t begin, int64_t end) {
       Logits(x, e, out, rows, n, vocab, begin * kVocabRows, std::min(vocab, end * kVocabRows));
     });
   }
