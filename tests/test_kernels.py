@@ -5,6 +5,7 @@ folder another user could write is never loaded."""
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -192,11 +193,12 @@ def _logit_reference(h, e, r, v):
 
 PRODUCTS = r"""
 import sys
-from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import numpy as np
 from generator.samples.engine import kernels
 from generator.samples.engine.tf import load
+if sys.argv[5] != "native":
+    kernels.isa_level = lambda: sys.argv[5]  # the library built for that level
 tf, _ = load()
 kernel = kernels.load(tf)
 given = np.load(sys.argv[2])
@@ -220,8 +222,9 @@ def test_the_matrix_products_on_shapes_with_every_remainder(tmp_path):
     that two threads split it. Outputs in every kind of place are the exact chains the kernels
     promise (each fused multiply-add rounded once, in order), all within float rounding of
     float64's answer, the same bits on one thread and on two, and the same bits for a row
-    whatever batch it came in (so whatever tile). Each thread count runs in a process of its
-    own: the kernels' threads are a pool of the process, sized by its first session."""
+    whatever batch it came in (so whatever tile), and from the library built for x86-64 v3
+    (AVX2) as from this machine's. Each run is a process of its own: the kernels' threads are a
+    pool of the process, sized by its first session."""
     import numpy as np
 
     rng = np.random.default_rng(7)
@@ -229,15 +232,22 @@ def test_the_matrix_products_on_shapes_with_every_remainder(tmp_path):
     h, e = rng.standard_normal((11, 69)).astype(np.float32), rng.standard_normal((263, 69)).astype(np.float32)
     np.savez(tmp_path / "given.npz", x=x, w=w, b=b, h=h, e=e)
     answers = []
-    for threads in (1, 2):
-        out = tmp_path / f"{threads}.npz"
-        run = subprocess.run([sys.executable, "-c", PRODUCTS, str(ROOT), str(tmp_path / "given.npz"), str(out), str(threads)],
-                             capture_output=True, text=True, timeout=600)
+    (tmp_path / "v3").mkdir(mode=0o700)
+    # one thread and two, and two with the library built for x86-64 v3 (AVX2, in a cache of
+    # its own), where this machine can run it
+    runs = [(1, "native", {}), (2, "native", {})]
+    if platform.machine() in ("x86_64", "AMD64") and "avx2" in Path("/proc/cpuinfo").read_text():
+        runs.append((2, "x86-64-v3", {"VSR_GRAPH_CACHE": str(tmp_path / "v3")}))
+    for threads, level, env in runs:
+        out = tmp_path / f"{threads}-{level}.npz"
+        run = subprocess.run([sys.executable, "-c", PRODUCTS, str(ROOT), str(tmp_path / "given.npz"), str(out), str(threads), level],
+                             capture_output=True, text=True, timeout=600, env={**os.environ, **env})
         assert run.returncode == 0, run.stderr[-3000:]
         with np.load(out) as saved:
             answers.append([saved[f"arr_{i}"] for i in range(len(saved.files))])
-    for one, two in zip(*answers):
-        assert one.tobytes() == two.tobytes()
+    for other in answers[1:]:
+        for one, two in zip(answers[0], other):
+            assert one.tobytes() == two.tobytes()
     dense, logits, two_left = answers[0][:3]
     assert two_left.tobytes() == logits[:, :262].tobytes()
     for rows, (few_dense, few_logits) in enumerate(zip(answers[0][3:9], answers[0][9:]), start=1):

@@ -51,13 +51,13 @@ version 3.
 Engine version 5 computes the step's matrix products in compiled ops too: each layer's four
 (``VsrDecodeDense``, the bias added in the same pass) and the output layer against ``wte`` as
 it is (``VsrDecodeLogits``; no blocks, no copy). At a batch of 10 a step reads every weight
-once, and TensorFlow's matmuls read them at about 8.5 GB/s here; the kernels keep the next
-rows of a weight coming from memory while the rows before are used, at about 11 GB/s, the
-machine's bandwidth. Each output is a chain of fused multiply-adds in an order the source
-fixes, so the bits depend on the inputs alone; the logits stay within 1e-5 of the library's.
-The sampler went from 1.29x the floor (TensorFlow's own matmuls of the same steps) to 0.97x on
-124M's shape, and from 1.16x to 0.86x on 1558M's (at 10 samples; at 40, 1558M's is slower
-than version 3's, ``bench/generation.py``).
+once, and TensorFlow's matmuls read them at about 10 GB/s here; the kernels go down a weight
+32 rows at a time along its columns, six samples' sums in registers, one contiguous shard a
+core, at about 24 GB/s (``bench/products.py``). Each output is a chain of fused multiply-adds
+in an order the source fixes, so the bits depend on the inputs alone, whatever the batch or
+the threads; the logits stay within 1e-5 of the library's. The sampler went from 1.29x the
+floor (TensorFlow's own matmuls of the same steps) to 0.74x on 124M's shape, and from 1.16x
+to 0.64x on 1558M's (at 10 samples; more samples in ``bench/generation.py``).
 
 Measured and left out: TensorFlow's fused matmul with the bias, the residual and GELU
 (``_FusedMatMul``, what its graph optimizer makes of these patterns): slower than the plain

@@ -19,6 +19,7 @@
 // -ffp-contract=off, so the compiler fuses no multiply and add on its own (the matrix products
 // at the end fuse them where the source says). Rows go to threads whole, so the
 // thread count changes nothing either.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -105,7 +106,7 @@ inline float Sum(const float* a, int n) {
 // TensorFlow's Shard cuts a large op into up to four blocks a thread and runs them on the
 // pool's threads and on the caller as well: one more thread than there are cores, taking
 // turns; at 10 rows the products read 1558M's weights at about 13 GB/s that way, against
-// about 21 GB/s in one shard a core.
+// about 21 GB/s in one shard a core (the tiles' lines asked for ahead, below, took it to 24).
 void Split(OpKernelContext* context, int64_t total, int64_t cost, const std::function<void(int64_t, int64_t)>& work) {
   const auto* threads = context->device()->tensorflow_cpu_worker_threads();
   const int64_t shards = std::max<int64_t>(1, std::min<int64_t>(threads->num_threads, total));
@@ -594,8 +595,8 @@ REGISTER_KERNEL_BUILDER(Name("VsrStepUpdate").Device(DEVICE_CPU), VsrStepUpdateO
 // from memory once a step and the time is the reading. Each output is a chain of fused
 // multiply-adds in an order fixed here (one rounding each), so the bits depend on the inputs
 // alone, on every x86 level: V16 below is 16 floats, one AVX-512 register where the compiler
-// targets it and a plain array elsewhere, the same operations either way. Columns (or
-// vocabulary rows) go to threads whole.
+// targets it, two AVX2 registers on x86-64 v3, and a plain array elsewhere, the same
+// operations either way. Columns (or vocabulary rows) go to threads whole.
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 #include <immintrin.h>
@@ -613,6 +614,29 @@ inline void Ask(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p),
 // Join's tree on a register: the halves added (lane l + lane l + 8, ...), down to one
 inline float Joined(V16 a) {
   const __m256 eight = _mm256_add_ps(_mm512_castps512_ps256(a.v), _mm512_extractf32x8_ps(a.v, 1));
+  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
+  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+  return _mm_cvtss_f32(_mm_add_ss(two, _mm_shuffle_ps(two, two, 1)));
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+// x86-64 v3 (AVX2 and FMA, most laptops): 16 floats in two 8-lane registers, the same
+// operations lane for lane, and Join's tree from its second level on as above
+struct V16 {
+  __m256 lo, hi;
+};
+inline V16 Load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
+inline V16 Broadcast(float a) { return {_mm256_set1_ps(a), _mm256_set1_ps(a)}; }
+inline V16 Zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+inline V16 Fma(V16 a, V16 b, V16 c) { return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
+inline V16 Add(V16 a, V16 b) { return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)}; }
+inline void Store(float* p, V16 a) {
+  _mm256_storeu_ps(p, a.lo);
+  _mm256_storeu_ps(p + 8, a.hi);
+}
+inline void Ask(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1); }
+inline float Joined(V16 a) {
+  const __m256 eight = _mm256_add_ps(a.lo, a.hi);  // lane l + lane l + 8
   const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
   const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
   return _mm_cvtss_f32(_mm_add_ss(two, _mm_shuffle_ps(two, two, 1)));
