@@ -242,12 +242,30 @@ the floor at batch 40 and slower than version 3's 110.4 s: at that batch the pro
 arithmetic, which oneDNN's blocking does better.
 
 The floor is still TensorFlow's matmuls, which read the weights at about 8.5 GB/s here; the
-compiled products read them at about 11 GB/s, the machine's bandwidth, so the samplers run
-under it. Where 124M's sampler goes now (a traced run, 6.0 s): the dense
+compiled products read them at about 11 GB/s, so the samplers run under it. Where 124M's sampler goes now (a traced run, 6.0 s): the dense
 products 3.16 s (about 10.8 GB/s over 340 MB a step), the output layer 1.28 s (154 MB a
 step), the attention 0.45 s, the draw (the categorical, top-k, the selects) about 0.25 s, and
 small operations. A passage's first fine-tune in a process also builds its executors (0.6 s
 on 124M, 3.5 s on 1558M), once.
+
+2026-12-06, later: engine version 5 with the products in register tiles (a pass down 32 rows
+of a weight along its columns, six samples by 64 columns of sums in registers; the output
+layer four vocabulary rows by six samples), each thread one contiguous shard of a kernel's
+work (TensorFlow's Shard had run up to four blocks a thread on one thread more than there
+are cores). The same bits as before. `--rows passage`, 10 x 100, N passages:
+
+| shape | N | a passage: restore + fine-tune + sample | sampler / floor | passage / floor | after the first passage |
+|---|---|---|---|---|---|
+| 124M | 3 | 0.06 + 0.66 + 3.99 s | 3.99 / 5.38 s = 0.74x | 0.88x | 4.39 s, 0.82x |
+| 355M | 2 | 0.16 + 2.17 + 10.63 s | 10.63 / 15.98 s = 0.67x | 0.81x | 11.25 s, 0.70x |
+| 774M | 2 | 0.29 + 4.31 + 22.57 s | 22.57 / 32.49 s = 0.69x | 0.84x | 23.72 s, 0.73x |
+| 1558M | 2 | 0.70 + 7.56 + 39.60 s | 39.60 / 61.88 s = 0.64x | 0.77x | 42.13 s, 0.68x |
+
+Samples: 124M 4.0, 6.6 and 10.2 s of sampling for 10, 20 and 40 (1.54x the floor at batch
+40); 1558M 39.6, 51.8 and 91.9 s (1.26x the floor at batch 40; version 3 took 116.0 s for 40 in the same hour). On 1558M
+the sampler reads the weights at about 15.7 GB/s, and its products alone at about 22 GB/s
+(``bench/products.py``, which also gives 26 GB/s of plain reading), the rest of the step (attention, norms, the draw, small
+operations) in series with them.
 
 No GPU was lent to the sessions that measured this: ``bench/device.sh`` is
 ready for one and has not run yet.

@@ -53,7 +53,7 @@ Engine version 5 computes the step's matrix products in compiled ops too: each l
 it is (``VsrDecodeLogits``; no blocks, no copy). At a batch of 10 a step reads every weight
 once, and TensorFlow's matmuls read them at about 10 GB/s here; the kernels go down a weight
 32 rows at a time along its columns, six samples' sums in registers, one contiguous shard a
-core, at about 24 GB/s (``bench/products.py``). Each output is a chain of fused multiply-adds
+core, at about 22 GB/s (``bench/products.py``). Each output is a chain of fused multiply-adds
 in an order the source fixes, so the bits depend on the inputs alone, whatever the batch or
 the threads; the logits stay within 1e-5 of the library's. The sampler went from 1.29x the
 floor (TensorFlow's own matmuls of the same steps) to 0.74x on 124M's shape, and from 1.16x
